@@ -1,0 +1,60 @@
+"""Turn DATABASE_URL-style variables into Django database settings, with clear errors."""
+
+import os
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+SUPPORTED_SCHEMES = ("mysql", "sqlite")
+
+
+def database_config(name: str, default: str = "") -> dict:
+    """Return the DATABASES entry for the URL in environment variable NAME.
+
+    MySQL connections get utf8mb4, strict mode and short timeouts so that a dead endpoint
+    fails fast instead of holding a request for minutes.
+    """
+    url = os.environ.get(name, "") or default
+    if not url:
+        raise ImproperlyConfigured(f"{name} is not set")
+    scheme = url.split(":", 1)[0]
+    if "://" not in url or scheme not in SUPPORTED_SCHEMES:
+        raise ImproperlyConfigured(
+            f"{name} is not a database URL Phoenix understands: expected "
+            "mysql://user:password@host:3306/name or sqlite:///path/to/file.sqlite3"
+        )
+    try:
+        config = dj_database_url.parse(url, conn_max_age=_conn_max_age(), conn_health_checks=True)
+    except Exception as exc:  # dj-database-url raises several types for malformed input
+        raise ImproperlyConfigured(
+            f"{name} is malformed ({exc}); expected mysql://user:password@host:3306/name"
+        ) from None
+    if config["ENGINE"] == "django.db.backends.mysql":
+        if not config.get("NAME"):
+            raise ImproperlyConfigured(f"{name} has no database name: mysql://user:password@host:3306/name")
+        try:
+            config.get("PORT") and int(config["PORT"])
+        except ValueError:
+            raise ImproperlyConfigured(f"{name} has a port that is not a number") from None
+        options = config.setdefault("OPTIONS", {})
+        options.setdefault("charset", "utf8mb4")
+        options.setdefault("init_command", "SET sql_mode='STRICT_TRANS_TABLES'")
+        options.setdefault("connect_timeout", int(os.environ.get("PHOENIX_DB_CONNECT_TIMEOUT", "3")))
+        options.setdefault("read_timeout", int(os.environ.get("PHOENIX_DB_READ_TIMEOUT", "30")))
+        options.setdefault("write_timeout", int(os.environ.get("PHOENIX_DB_WRITE_TIMEOUT", "30")))
+        ca = os.environ.get("PHOENIX_DB_SSL_CA")
+        if ca:
+            # TLS to Aurora: verify the server against the RDS CA bundle.
+            options["ssl"] = {"ca": ca}
+            options["ssl_mode"] = "VERIFY_IDENTITY"
+    else:
+        config["CONN_MAX_AGE"] = 0
+    return config
+
+
+def _conn_max_age() -> int:
+    value = os.environ.get("PHOENIX_CONN_MAX_AGE", "60")
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured("PHOENIX_CONN_MAX_AGE must be a whole number of seconds") from None

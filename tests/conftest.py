@@ -1,0 +1,24 @@
+import os
+from urllib.parse import urlparse
+
+import MySQLdb
+import pytest
+
+
+@pytest.fixture
+def replica_connection():
+    """Return a second, direct connection to the replica server (not through Django)."""
+    url = urlparse(os.environ["DATABASE_READER_URL"])
+    connection = MySQLdb.connect(
+        host=url.hostname, port=url.port, user=url.username, password=url.password, autocommit=True
+    )
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def writer_root():
+    """Return a root connection to the writer over its socket (for server-side checks)."""
+    connection = MySQLdb.connect(unix_socket=os.environ["PHOENIX_WRITER_SOCKET"], user="root", autocommit=True)
+    yield connection
+    connection.close()

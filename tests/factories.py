@@ -1,0 +1,43 @@
+"""Factories for tests: small functions that create valid objects through the domain services."""
+
+import itertools
+
+from django.utils import timezone
+
+from tracking.models import Facility, Partner, Shipment
+from tracking.services import shipment_create
+
+_counter = itertools.count(1)
+
+
+def facility(code: str | None = None, **fields) -> Facility:
+    code = code or f"F{next(_counter):04d}"
+    defaults = {"name": f"{code} hub", "city": "Guadalajara", "state": "Jalisco", "country": "MX"}
+    return Facility.objects.create(code=code, **{**defaults, **fields})
+
+
+def partner(name: str | None = None, **fields) -> Partner:
+    return Partner.objects.create(name=name or f"Partner {next(_counter)}", **fields)
+
+
+def shipment(*, postal_code: str = "44100", occurred_at=None, **fields) -> Shipment:
+    origin = fields.pop("origin_facility", None) or facility(city="Ciudad de México", state="CDMX")
+    destination = fields.pop("destination_facility", None) or facility()
+    recipient = fields.pop("recipient", None) or {
+        "name": "Fernanda Ruiz Ortega",
+        "phone": "+52 33 1234 5678",
+        "email": "fernanda@example.com",
+        "address": "Av. Juárez 123",
+        "city": destination.city,
+        "postal_code": postal_code,
+    }
+    return shipment_create(
+        origin_facility=origin,
+        destination_facility=destination,
+        destination_postal_code=postal_code,
+        weight_grams=fields.pop("weight_grams", 1200),
+        recipient=recipient,
+        sender=fields.pop("sender", {"name": "Tienda Ejemplo SA de CV", "city": origin.city}),
+        occurred_at=occurred_at or timezone.now(),
+        **fields,
+    )
