@@ -66,15 +66,20 @@ def maintenance_state() -> MaintenanceState:
         return state
 
 
+def maintenance_forget() -> None:
+    """Drop this process's last read of the switch, so that the next request reads it again."""
+    global _cached
+    _cached = (0.0, _cached[1])
+
+
 def maintenance_switch(*, enabled: bool, message: str = "", changed_by: str = "") -> MaintenanceSwitch:
     """Turn the write freeze on or off for every instance; return the stored switch."""
-    global _cached
     with transaction.atomic(using="default"):
         switch, _created = MaintenanceSwitch.objects.using("default").update_or_create(
             pk=SWITCH_ID, defaults={"enabled": enabled, "message": message, "changed_by": changed_by}
         )
     # This process knows at once; the others within PHOENIX_MAINTENANCE_CACHE_SECONDS.
-    _cached = (0.0, MaintenanceState())
+    maintenance_forget()
     logger.info("maintenance switch %s by %s", "on" if enabled else "off", changed_by or "unknown")
     return switch
 
