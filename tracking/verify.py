@@ -121,6 +121,13 @@ class TableResult:
             and not self.columns_only_in_target
         )
 
+    def differing_keys(self) -> list[tuple[str, list]]:
+        return [
+            ("changed", self.changed),
+            ("missing in target", self.missing_in_target),
+            ("extra in target", self.extra_in_target),
+        ]
+
     def as_dict(self) -> dict:
         return {
             "table": self.table,
@@ -171,15 +178,9 @@ class Report:
             what = []
             if t.problem:
                 what.append(t.problem)
-            for label, keys in (
-                ("changed", t.changed),
-                ("missing in target", t.missing_in_target),
-                ("extra in target", t.extra_in_target),
-            ):
-                if keys:
-                    what.append(f"{len(keys)} {label}")
+            what += [f"{len(keys)} {label}" for label, keys in t.differing_keys() if keys]
             if t.unlisted_keys:
-                what.append(f"{t.unlisted_keys} more rows not listed")
+                what.append(f"at least {t.unlisted_keys} more rows not listed (--max-keys)")
             if t.mismatched_chunks and not (t.changed or t.missing_in_target or t.extra_in_target):
                 what.append(f"{t.mismatched_chunks} chunks differ")
             lines.append(f"  {t.table:<{width}}  {rows:<24}  DIFFERENT: {', '.join(what) or 'row counts differ'}")
@@ -187,11 +188,7 @@ class Report:
                 lines.append(f"      columns only in source: {', '.join(t.columns_only_in_source)}")
             if t.columns_only_in_target:
                 lines.append(f"      columns only in target: {', '.join(t.columns_only_in_target)}")
-            for label, keys in (
-                ("changed", t.changed),
-                ("missing in target", t.missing_in_target),
-                ("extra in target", t.extra_in_target),
-            ):
+            for label, keys in t.differing_keys():
                 if keys:
                     lines.append(f"      {label} ({t.primary_key}): {', '.join(str(_json_key(k)) for k in keys)}")
         differing = [t for t in self.tables if not t.match]

@@ -217,3 +217,19 @@ def test_the_memory_benchmark_runs_and_writes_its_section(migrated_database, tmp
 def _rows(cursor, sql: str):
     cursor.execute(sql)
     return cursor.fetchall()
+
+
+def test_it_lists_at_most_max_keys_and_counts_the_rest(copies):
+    """Before DMS has loaded a table the target is empty: the report stays short."""
+    c, t = copies.cursor, copies.target
+    c.execute(f"DELETE FROM {t}.tracking_trackingevent")
+    total = scalar(c, f"SELECT COUNT(*) FROM {copies.source}.tracking_trackingevent")
+
+    result = verify(copies, "--tables", "tracking_trackingevent", "--max-keys", "5", "--json", str(copies.json))
+
+    assert result.returncode == 1
+    table = json.loads(copies.json.read_text())["tables"][0]
+    assert len(table["missing_in_target"]) == 5
+    assert 0 < table["unlisted_keys"] <= total - 5
+    assert table["source_rows"] == total and table["target_rows"] == 0
+    assert "more rows not listed" in result.stdout
