@@ -25,7 +25,6 @@ from django.db import DatabaseError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
-from django.utils.translation import gettext as _
 
 from tracking.models import MaintenanceSwitch
 
@@ -33,6 +32,12 @@ logger = logging.getLogger(__name__)
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 SWITCH_ID = 1
+# Refusals run before LocaleMiddleware, so the default notice carries both languages; an
+# operator's --message replaces it.
+DEFAULT_MESSAGE = (
+    "Phoenix está en mantenimiento unos minutos: los cambios están en pausa, el rastreo funciona. "
+    "Phoenix is in maintenance for a few minutes: changes are paused, tracking still works."
+)
 
 
 @dataclass(frozen=True)
@@ -115,20 +120,15 @@ class MaintenanceMiddleware:
 
 def refusal(request: HttpRequest, state: MaintenanceState) -> HttpResponse:
     """Return the 503 for a write during maintenance: JSON under /api/, a small page elsewhere."""
-    message = state.message or _(
-        "Phoenix is in maintenance for a few minutes: changes are paused, tracking still works. Please try again shortly."
-    )
+    message = state.message or DEFAULT_MESSAGE
     if request.path.startswith("/api/"):
         response = JsonResponse({"error": {"code": "maintenance", "message": message, "fields": {}}}, status=503)
     else:
-        title = _("Maintenance")
         response = HttpResponse(
             format_html(
-                '<!doctype html><html lang="{}"><head><meta charset="utf-8"><title>{}</title></head>'
-                "<body><h1>{}</h1><p>{}</p></body></html>",
-                getattr(request, "LANGUAGE_CODE", settings.LANGUAGE_CODE),
-                title,
-                title,
+                '<!doctype html><html lang="{}"><head><meta charset="utf-8"><title>Phoenix</title></head>'
+                "<body><h1>Mantenimiento / Maintenance</h1><p>{}</p></body></html>",
+                settings.LANGUAGE_CODE,
                 message,
             ),
             status=503,

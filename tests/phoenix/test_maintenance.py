@@ -95,3 +95,11 @@ def test_the_command_turns_it_on_and_off_and_tells_the_state():
     assert lines[1].startswith("Maintenance is ON") and lines[2] == f"Message: {MESSAGE}"
     assert lines[3].startswith("Maintenance is ON")
     assert lines[-1].startswith("Maintenance is OFF")
+
+
+def test_it_explains_in_both_languages_when_no_message_is_given(client):
+    maintenance_switch(enabled=True, changed_by="test")
+
+    body = client.post("/track/").content.decode()
+
+    assert "el rastreo funciona" in body and "tracking still works" in body
