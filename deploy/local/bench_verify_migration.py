@@ -173,7 +173,7 @@ def render(results: list[dict], args) -> str:
         f"{args.chunk_size:,} rows; the target has one changed, one missing and one extra row, all three named).",
         f"Floor for memory: the run at {floor['rows']:,} rows (interpreter, Django, mysqlclient). Floor for time:",
         "one unchunked whole-table checksum query on each side (the least work that reads every row);",
-        "at the smallest size the process's start-up (about 0.7 s) dominates the wall time.",
+        "at the smallest size the start-up of the process (Django, connections) dominates the wall time.",
         "",
         "| rows | chunks | peak RSS | RSS / floor | wall time | time / time floor | rows/s |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
