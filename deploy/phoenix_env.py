@@ -79,7 +79,9 @@ def database_urls(secret: dict, *, writer: str, reader: str, port: str, name: st
 
 def collect(session, env: dict[str, str]) -> dict[str, str]:
     """Return the variables for the environment file, read from SSM and Secrets Manager."""
-    missing = [key for key in ("PHOENIX_SSM_PATH", "PHOENIX_DB_SECRET_ID", "PHOENIX_DB_WRITER_HOST") if not env.get(key)]
+    missing = [
+        key for key in ("PHOENIX_SSM_PATH", "PHOENIX_DB_SECRET_ID", "PHOENIX_DB_WRITER_HOST") if not env.get(key)
+    ]
     if missing:
         raise ConfigError(f"set {', '.join(missing)} (deploy/userdata.sh writes them to /etc/phoenix/source.env)")
     variables = ssm_variables(session.client("ssm"), env["PHOENIX_SSM_PATH"])
@@ -173,7 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyError, LookupError) as exc:
         print(f"phoenix_env: unknown owner {args.owner!r}: {exc}", file=sys.stderr)
         return 1
-    print(f"phoenix_env: {args.output} {'updated' if changed else 'unchanged'} ({content.count(chr(10)) - 1} variables)")
+    print(
+        f"phoenix_env: {args.output} {'updated' if changed else 'unchanged'} ({content.count(chr(10)) - 1} variables)"
+    )
     if changed and args.reload:
         subprocess.run(["systemctl", "try-reload-or-restart", *args.reload], check=True)
     return 0

@@ -58,7 +58,7 @@ def moto_endpoint():
         yield {
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
             "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto accepts any credentials
+            "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_REGION": "us-east-1",
             "AWS_EC2_METADATA_DISABLED": "true",
         }
@@ -73,9 +73,8 @@ def aws(moto_endpoint, monkeypatch):
 
     for key, value in moto_endpoint.items():
         monkeypatch.setenv(key, value)
-    urllib.request.urlopen(  # noqa: S310 - loopback
-        urllib.request.Request(f"{moto_endpoint['AWS_ENDPOINT_URL']}/moto-api/reset", method="POST"), timeout=10
-    )
+    reset = urllib.request.Request(f"{moto_endpoint['AWS_ENDPOINT_URL']}/moto-api/reset", method="POST")  # noqa: S310
+    urllib.request.urlopen(reset, timeout=10)  # noqa: S310 - loopback moto server
     return boto3.session.Session(region_name=moto_endpoint["AWS_REGION"])
 
 

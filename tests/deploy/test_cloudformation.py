@@ -61,7 +61,9 @@ def test_it_puts_every_tier_in_two_availability_zones(network):
 
 def _route_tables_of(template: dict, subnet_ids: set[str]) -> set[str]:
     associations = resources(template, "AWS::EC2::SubnetRouteTableAssociation").values()
-    return {a["Properties"]["RouteTableId"]["Ref"] for a in associations if a["Properties"]["SubnetId"]["Ref"] in subnet_ids}
+    return {
+        a["Properties"]["RouteTableId"]["Ref"] for a in associations if a["Properties"]["SubnetId"]["Ref"] in subnet_ids
+    }
 
 
 def test_it_gives_the_database_subnets_no_route_to_the_internet(network):
@@ -92,7 +94,9 @@ def _rules(template: dict, group: str, direction: str) -> list[dict]:
     inline_key = "SecurityGroupIngress" if direction == "ingress" else "SecurityGroupEgress"
     kind = "AWS::EC2::SecurityGroupIngress" if direction == "ingress" else "AWS::EC2::SecurityGroupEgress"
     rules = list(template["Resources"][group]["Properties"].get(inline_key, []))
-    rules += [r["Properties"] for r in resources(template, kind).values() if r["Properties"]["GroupId"] == {"Ref": group}]
+    rules += [
+        r["Properties"] for r in resources(template, kind).values() if r["Properties"]["GroupId"] == {"Ref": group}
+    ]
     return rules
 
 
@@ -137,7 +141,9 @@ def test_it_opens_the_bastion_only_to_the_office_and_only_when_asked():
 def test_it_places_the_writer_and_the_reader_in_different_zones(database):
     instances = resources(database, "AWS::RDS::DBInstance")
     writer, reader = instances["WriterInstance"], instances["ReaderInstance"]
-    assert writer["Properties"]["DBClusterIdentifier"] == reader["Properties"]["DBClusterIdentifier"] == {"Ref": "Cluster"}
+    assert (
+        writer["Properties"]["DBClusterIdentifier"] == reader["Properties"]["DBClusterIdentifier"] == {"Ref": "Cluster"}
+    )
     assert az_index(writer) != az_index(reader)
     assert writer["Properties"]["PromotionTier"] < reader["Properties"]["PromotionTier"]
     subnets = database["Resources"]["SubnetGroup"]["Properties"]["SubnetIds"]
@@ -198,7 +204,10 @@ def test_it_attaches_the_waf_web_acl_to_the_load_balancer(application):
 
 
 def test_it_serves_https_and_redirects_http(application):
-    listeners = {r["Properties"]["Port"]: r["Properties"] for r in resources(application, "AWS::ElasticLoadBalancingV2::Listener").values()}
+    listeners = {
+        r["Properties"]["Port"]: r["Properties"]
+        for r in resources(application, "AWS::ElasticLoadBalancingV2::Listener").values()
+    }
     assert listeners[443]["Protocol"] == "HTTPS"
     assert listeners[443]["DefaultActions"] == [{"Type": "forward", "TargetGroupArn": {"Ref": "TargetGroup"}}]
     redirect = listeners[80]["DefaultActions"][0]
@@ -247,7 +256,9 @@ def test_it_copies_every_daily_backup_to_the_disaster_recovery_region():
     assert rule["ScheduleExpression"].startswith("cron(0 ") and "* * ? *" in rule["ScheduleExpression"]
     (copy,) = rule["CopyActions"]
     destination = copy["DestinationBackupVaultArn"]["Fn::Sub"]
-    assert re.fullmatch(r"arn:\$\{AWS::Partition\}:backup:\$\{DrRegion\}:\$\{AWS::AccountId\}:backup-vault:.+", destination)
+    assert re.fullmatch(
+        r"arn:\$\{AWS::Partition\}:backup:\$\{DrRegion\}:\$\{AWS::AccountId\}:backup-vault:.+", destination
+    )
     assertion = backup["Rules"]["DrRegionIsAnotherRegion"]["Assertions"][0]["Assert"]
     assert assertion == {"Fn::Not": [{"Fn::Equals": [{"Ref": "DrRegion"}, {"Ref": "AWS::Region"}]}]}
     selection = backup["Resources"]["Selection"]["Properties"]["BackupSelection"]

@@ -19,7 +19,7 @@ from tests.deploy.conftest import REPO
 SCRIPT = REPO / "deploy" / "phoenix_env.py"
 # Characters that break naive quoting: quotes, $, backslash, backtick, spaces, #, =.
 AWKWARD = "k3y w1th \"quotes\" 'single' $HOME \\back\\slash `tick` #hash =equals"
-PASSWORD = "p@ss/w:rd%?&#'\"$x"  # what URL-encoding must survive  # noqa: S105 - test value
+PASSWORD = "p@ss/w:rd%?&#'\"$x"  # what URL-encoding must survive
 
 
 def _load_module():
@@ -76,7 +76,9 @@ def _bash_view(path: Path, names: list[str]) -> dict:
     return dict(zip(names, out.decode().split("\0")[:-1], strict=True))
 
 
-def test_it_writes_the_environment_file_from_ssm_and_secrets_manager(configured, moto_endpoint, subprocess_env, tmp_path):
+def test_it_writes_the_environment_file_from_ssm_and_secrets_manager(
+    configured, moto_endpoint, subprocess_env, tmp_path
+):
     output = tmp_path / "etc" / "phoenix" / "env"
     result = _run(_source_env(moto_endpoint, subprocess_env, configured), output)
 
@@ -98,7 +100,9 @@ def test_it_writes_the_environment_file_from_ssm_and_secrets_manager(configured,
     assert _bash_view(output, sorted(variables)) == variables
 
 
-def test_it_builds_database_urls_that_the_settings_parse_back(configured, moto_endpoint, subprocess_env, tmp_path, monkeypatch):
+def test_it_builds_database_urls_that_the_settings_parse_back(
+    configured, moto_endpoint, subprocess_env, tmp_path, monkeypatch
+):
     output = tmp_path / "env"
     assert _run(_source_env(moto_endpoint, subprocess_env, configured), output).returncode == 0
     variables = phoenix_env.read_env_file(output)
@@ -113,7 +117,9 @@ def test_it_builds_database_urls_that_the_settings_parse_back(configured, moto_e
         assert urlparse(variables[name]).port == 3306
 
 
-def test_it_picks_up_a_rotated_password_and_leaves_an_unchanged_file_alone(configured, aws, moto_endpoint, subprocess_env, tmp_path):
+def test_it_picks_up_a_rotated_password_and_leaves_an_unchanged_file_alone(
+    configured, aws, moto_endpoint, subprocess_env, tmp_path
+):
     env = _source_env(moto_endpoint, subprocess_env, configured)
     output = tmp_path / "env"
     assert _run(env, output).returncode == 0
@@ -142,7 +148,9 @@ def test_it_picks_up_a_rotated_password_and_leaves_an_unchanged_file_alone(confi
         ("missing-secret", "AWS refused"),
     ],
 )
-def test_it_refuses_bad_input_with_one_line_and_writes_nothing(aws, moto_endpoint, subprocess_env, tmp_path, setup, message):
+def test_it_refuses_bad_input_with_one_line_and_writes_nothing(
+    aws, moto_endpoint, subprocess_env, tmp_path, setup, message
+):
     ssm, secrets = aws.client("ssm"), aws.client("secretsmanager")
     if setup != "no-parameters":
         ssm.put_parameter(Name="/phoenix/prod/DJANGO_SECRET_KEY", Value="x" * 60, Type="SecureString")
