@@ -95,7 +95,12 @@ def test_it_writes_the_environment_file_from_ssm_and_secrets_manager(
         "PHOENIX_MAIL_FROM",
         "DATABASE_URL",
         "DATABASE_READER_URL",
+        "PHOENIX_DB_PASSWORD_FILE",
     }
+    password_file = Path(variables["PHOENIX_DB_PASSWORD_FILE"])
+    assert password_file == output.with_name("db-password")
+    assert password_file.read_text() == PASSWORD + "\n"
+    assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
     assert "staging" not in output.read_text()
     assert _bash_view(output, sorted(variables)) == variables
 
@@ -135,6 +140,7 @@ def test_it_picks_up_a_rotated_password_and_leaves_an_unchanged_file_alone(
     rotated = _run(env, output)
     assert rotated.returncode == 0 and "updated" in rotated.stdout
     assert ":rotated-Pa55@" in phoenix_env.read_env_file(output)["DATABASE_URL"]
+    assert (tmp_path / "db-password").read_text() == "rotated-Pa55\n"
     assert stat.S_IMODE(output.stat().st_mode) == 0o600
 
 
@@ -168,7 +174,7 @@ def test_it_refuses_bad_input_with_one_line_and_writes_nothing(
     assert result.returncode == 1
     assert message in result.stderr
     assert "Traceback" not in result.stderr
-    assert not output.exists()
+    assert list(tmp_path.iterdir()) == [], "nothing may be written"
 
 
 def test_it_says_which_setting_is_missing(moto_endpoint, subprocess_env, tmp_path):
