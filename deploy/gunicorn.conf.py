@@ -72,6 +72,11 @@ def _redacted_query(query: str) -> str:
     return urlencode([(name, "redacted" if name in REDACTED_PARAMETERS else value) for name, value in pairs])
 
 
+def _redacted_url(url: str) -> str:
+    base, sep, query = url.partition("?")
+    return base + sep + _redacted_query(query) if sep else url
+
+
 class JsonAccessLogger(glogging.Logger):
     """Write the access log as one JSON object per line (CloudWatch Logs Insights reads it)."""
 
@@ -91,7 +96,7 @@ class JsonAccessLogger(glogging.Logger):
             "status": int(atoms["s"]) if str(atoms.get("s", "")).isdigit() else atoms.get("s"),
             "bytes": atoms.get("B") or 0,
             "duration_ms": round(request_time.total_seconds() * 1000, 3),
-            "referer": atoms.get("{referer}i", ""),
+            "referer": _redacted_url(atoms.get("{referer}i", "")),
             "user_agent": atoms.get("{user-agent}i", ""),
             "trace_id": atoms.get("{x-amzn-trace-id}i", ""),
             "pid": os.getpid(),

@@ -142,7 +142,11 @@ def _status(url: str, host: str, **headers: str) -> int:
 def test_it_writes_one_json_access_log_line_per_request(gunicorn_server):
     url, process, log, _ = gunicorn_server
     assert (
-        _status(f"{url}/no-such-page/?q=1&postal_code=06700", "first.example", **{"User-Agent": 'probe "quoted"'})
+        _status(
+            f"{url}/no-such-page/?q=1&postal_code=06700",
+            "first.example",
+            **{"User-Agent": 'probe "quoted"', "Referer": "https://t.example/track/QP1/?postal_code=06700"},
+        )
         == 404
     )
 
@@ -157,6 +161,7 @@ def test_it_writes_one_json_access_log_line_per_request(gunicorn_server):
     assert entry["method"] == "GET"
     assert entry["query"] == "q=1&postal_code=redacted"
     assert not [line for line in lines if "06700" in json.dumps(line)]
+    assert entry["referer"] == "https://t.example/track/QP1/?postal_code=redacted"
     assert entry["user_agent"] == 'probe "quoted"'
     assert entry["duration_ms"] >= 0
 
