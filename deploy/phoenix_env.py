@@ -81,6 +81,9 @@ def database_urls(secret: dict, *, writer: str, reader: str, port: str, name: st
     return urls
 
 
+OVERRIDABLE = ("PHOENIX_DB_WRITER_HOST", "PHOENIX_DB_READER_HOST", "PHOENIX_DB_SECRET_ID", "PHOENIX_DB_NAME")
+
+
 def collect(session, env: dict[str, str]) -> tuple[dict[str, str], str]:
     """Return the variables for the environment file and the database password."""
     missing = [
@@ -89,6 +92,10 @@ def collect(session, env: dict[str, str]) -> tuple[dict[str, str], str]:
     if missing:
         raise ConfigError(f"set {', '.join(missing)} (deploy/userdata.sh writes them to /etc/phoenix/source.env)")
     variables = ssm_variables(session.client("ssm"), env["PHOENIX_SSM_PATH"])
+    # The endpoints and the secret may also live in Parameter Store, where they win over the
+    # launch template's values: that is how a cutover moves every instance to a new cluster
+    # (docs/cutover.md) while the password keeps coming from the rotating secret.
+    env = {**env, **{key: variables.pop(key) for key in OVERRIDABLE if variables.get(key)}}
     response = session.client("secretsmanager").get_secret_value(SecretId=env["PHOENIX_DB_SECRET_ID"])
     try:
         secret = json.loads(response["SecretString"])

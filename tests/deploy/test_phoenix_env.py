@@ -144,6 +144,33 @@ def test_it_picks_up_a_rotated_password_and_leaves_an_unchanged_file_alone(
     assert stat.S_IMODE(output.stat().st_mode) == 0o600
 
 
+def test_endpoints_in_parameter_store_win_so_a_cutover_moves_every_instance(
+    configured, aws, moto_endpoint, subprocess_env, tmp_path
+):
+    """docs/cutover.md step 7: the target's endpoints and secret go into Parameter Store."""
+    target = aws.client("secretsmanager").create_secret(
+        Name="phoenix-target-app", SecretString=json.dumps({"username": "phoenix_app", "password": "t4rget"})
+    )
+    ssm = aws.client("ssm")
+    ssm.put_parameter(
+        Name="/phoenix/prod/PHOENIX_DB_WRITER_HOST", Value="new.cluster-xyz.rds.amazonaws.com", Type="String"
+    )
+    ssm.put_parameter(
+        Name="/phoenix/prod/PHOENIX_DB_READER_HOST", Value="new.cluster-ro-xyz.rds.amazonaws.com", Type="String"
+    )
+    ssm.put_parameter(Name="/phoenix/prod/PHOENIX_DB_SECRET_ID", Value=target["ARN"], Type="String")
+    output = tmp_path / "env"
+    result = _run(_source_env(moto_endpoint, subprocess_env, configured), output)
+    assert result.returncode == 0, result.stderr
+    variables = phoenix_env.read_env_file(output)
+    assert variables["DATABASE_URL"] == "mysql://phoenix_app:t4rget@new.cluster-xyz.rds.amazonaws.com:3306/phoenix"
+    assert (
+        variables["DATABASE_READER_URL"]
+        == "mysql://phoenix_app:t4rget@new.cluster-ro-xyz.rds.amazonaws.com:3306/phoenix"
+    )
+    assert "PHOENIX_DB_WRITER_HOST" not in variables
+
+
 @pytest.mark.parametrize(
     ("setup", "message"),
     [
