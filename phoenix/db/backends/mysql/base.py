@@ -88,7 +88,9 @@ class CursorWrapper(mysql.CursorWrapper):
 
     def close(self):
         if self.cursor is not None:
-            self.cursor.close()
+            # After a failure the connection may be closed already; the failure is what matters.
+            with contextlib.suppress(MySQLdb.Error):
+                self.cursor.close()
 
     def _run(self, method, query, args):
         if self.cursor is None:
@@ -142,18 +144,16 @@ class CursorWrapper(mysql.CursorWrapper):
         self.cursor = _raw_cursor(alias)
         self.alias = alias
         result = getattr(self.cursor, method)(query, args)
+        if alias == READER:
+            state.mark_up(READER)  # it answered: no need to keep avoiding it
         self._done(query)
         return result
 
 
 def _reader_may_stand_in() -> bool:
     """Return True when a read meant for the writer may be served by the reader instead."""
-    return (
-        READER in settings.DATABASES
-        and not state.is_down(READER)
-        and not state.writer_depth()
-        and not _writer_in_transaction()
-    )
+    # A reader marked down is tried all the same: the alternative is an error page.
+    return READER in settings.DATABASES and not state.writer_depth() and not _writer_in_transaction()
 
 
 class DatabaseWrapper(mysql.DatabaseWrapper):
