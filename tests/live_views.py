@@ -47,3 +47,10 @@ def reference_write(request: HttpRequest, number: str) -> JsonResponse:
         Shipment.objects.filter(tracking_number=number).update(reference=reference)
     read_back = Shipment.objects.get(tracking_number=number).reference
     return JsonResponse({"reference": read_back})
+
+
+@require_GET
+def session_touch(request: HttpRequest) -> JsonResponse:
+    """Read a page that also changes the session (as "recently viewed" lists do)."""
+    request.session["visits"] = request.session.get("visits", 0) + 1
+    return JsonResponse({"visits": request.session["visits"]})
