@@ -92,7 +92,7 @@ class DatabaseRoutingMiddleware:
             if pinning.cookie_is_valid(request.COOKIES.get(pinning.COOKIE_NAME)):
                 state.pin(state.COOKIE)
             response = self.get_response(request)
-            if current.wrote:
+            if current.wrote and pinning.enabled():
                 pinning.set_cookie(response)
                 if current.pin_keys:
                     pinning.mark_keys(current.pin_keys)
