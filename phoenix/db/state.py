@@ -98,8 +98,10 @@ def note_write() -> None:
 
 
 def note_query(alias: str) -> None:
-    state = current()
-    state.queries[alias] = state.queries.get(alias, 0) + 1
+    """Count a statement run on ``alias`` (only inside a scope: nothing to report outside)."""
+    state = _state.get()
+    if state is not None:
+        state.queries[alias] = state.queries.get(alias, 0) + 1
 
 
 def writer_depth() -> int:
