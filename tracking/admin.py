@@ -20,3 +20,7 @@ class ShipmentAdmin(admin.ModelAdmin):
     list_select_related = False
     show_full_result_count = False
     readonly_fields = ["tracking_number"]
+
+
+# Notifications: webhook endpoints, deliveries, subscriptions (kept in their own module).
+from tracking import admin_notify  # noqa: E402, F401
