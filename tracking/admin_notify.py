@@ -14,6 +14,7 @@ from tracking.models import EmailNotification, Subscription, WebhookDelivery, We
 
 
 class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https", label=_("URL"))
     topics = forms.MultipleChoiceField(
         choices=WebhookEndpoint.Topic.choices, widget=forms.CheckboxSelectMultiple, label=_("Events wanted")
     )

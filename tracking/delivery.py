@@ -194,11 +194,12 @@ def _send_email(row: EmailNotification, *, connection, worker: str, now, summary
         _set_aside(row, worker=worker, status=OutboxStatus.CANCELLED, reason=f"subscription {subscription.status}")
         return
     try:
-        message = notifications.email_message(row)
-    except ValueError as exc:  # the address cannot be unsealed (secret key lost)
+        address = sealing.unseal(subscription.email_encrypted)
+    except ValueError as exc:  # sealed under a secret key that is gone
         _set_aside(row, worker=worker, status=OutboxStatus.FAILED, reason=str(exc))
         summary.failed += 1
         return
+    message = notifications.email_message(row, address=address)
     if not _start(row, worker=worker, now=now()):
         return
     try:

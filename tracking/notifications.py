@@ -356,8 +356,8 @@ def _from_token(token: str, *, salt: str, max_age: timedelta | None = None) -> S
 # --- Messages ---------------------------------------------------------------------------------
 
 
-def email_message(notification: EmailNotification) -> EmailMultiAlternatives:
-    """Return the e-mail for an outbox row, in its subscriber's language, text and HTML.
+def email_message(notification: EmailNotification, *, address: str) -> EmailMultiAlternatives:
+    """Return the e-mail for an outbox row to ``address``, in the subscriber's language.
 
     Every message carries a one-click unsubscribe link and the RFC 8058 headers.
     """
@@ -381,9 +381,10 @@ def email_message(notification: EmailNotification) -> EmailMultiAlternatives:
         else:
             template = "update"
             context["is_exception"] = kind == "exception"
-            context["milestone_label"] = Milestone(detail).label
             if kind == "exception":
                 context["reason_label"] = notification.event.get_reason_display()
+            else:
+                context["milestone_label"] = Milestone(detail).label
         base = f"tracking/notifications/{template}"
         subject = " ".join(render_to_string(f"{base}_subject.txt", context).split())
         text = render_to_string(f"{base}.txt", context)
@@ -391,7 +392,7 @@ def email_message(notification: EmailNotification) -> EmailMultiAlternatives:
     message = EmailMultiAlternatives(
         subject=subject,
         body=text,
-        to=[sealing.unseal(subscription.email_encrypted)],
+        to=[address],
         headers={
             "List-Unsubscribe": f"<{unsubscribe_url}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
