@@ -62,7 +62,7 @@ def test_it_sends_updates_only_after_the_address_is_confirmed(client, smtp_serve
     deliver()
     assert [m["Subject"] for m in smtp_server.messages[1:]] == [f"Shipment {shipment.display_number}: Delivered"]
     update = smtp_server.messages[1]
-    assert "Shipment %s is now: Delivered." % shipment.display_number in text_of(update)
+    assert f"Shipment {shipment.display_number} is now: Delivered." in text_of(update)
     assert "Delivered" in html_of(update)
     assert update["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
