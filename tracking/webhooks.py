@@ -21,6 +21,7 @@ import urllib3
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from tracking import sealing
@@ -153,7 +154,8 @@ def webhook_post(*, url: str, secret: str, body: str, event_id: str) -> Outcome:
     connection goes to the checked address. Redirects are not followed.
     """
     try:
-        target = url_check(url)
+        with translation.override("en"):  # the outcome goes to logs and the staff's admin
+            target = url_check(url)
     except ValidationError as exc:
         return Outcome(ok=False, status=None, error=f"refused: {' '.join(exc.messages)}")
     payload = body.encode()
