@@ -138,6 +138,12 @@ class EmailNotificationAdmin(admin.ModelAdmin):
     list_filter = ["status"]
     raw_id_fields = ["subscription", "event"]
     readonly_fields = [f.name for f in EmailNotification._meta.fields]
+    actions = ["send_again"]
 
     def has_add_permission(self, request):
         return False
+
+    @admin.action(description=_("Send the selected uncertain or failed e-mails again"))
+    def send_again(self, request, queryset):
+        count = delivery.emails_resend(notifications=list(queryset))
+        messages.success(request, _("%(count)d e-mails queued again.") % {"count": count})

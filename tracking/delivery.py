@@ -311,6 +311,20 @@ def deliveries_replay(*, deliveries, now: datetime | None = None) -> int:
     return count
 
 
+def emails_resend(*, notifications, now: datetime | None = None) -> int:
+    """Queue uncertain or failed e-mails of active subscriptions again (staff's decision)."""
+    count = EmailNotification.objects.filter(
+        pk__in=[n.pk for n in notifications],
+        status__in=[OutboxStatus.UNCERTAIN, OutboxStatus.FAILED],
+        subscription__status=Subscription.Status.ACTIVE,
+    ).update(status=OutboxStatus.PENDING, next_attempt_at=now or timezone.now(), attempts=0, last_error="")
+    if count:
+        from tracking.tasks import delivery_enqueue
+
+        delivery_enqueue()
+    return count
+
+
 def endpoint_enable(*, endpoint: WebhookEndpoint, now: datetime | None = None) -> int:
     """Re-enable a disabled endpoint and queue its failed deliveries again; return how many."""
     with transaction.atomic():

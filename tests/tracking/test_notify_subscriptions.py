@@ -210,3 +210,20 @@ def test_addresses_are_stored_encrypted_and_never_logged(client, smtp_server, ca
     assert ADDRESS not in app_log
     assert len(smtp_server.to(ADDRESS)) == 2
     assert EmailNotification.objects.filter(status="sent").count() == 2
+
+
+def test_staff_can_send_an_uncertain_email_again(client, admin_client, smtp_server):  # noqa: F811
+    shipment = factories.shipment()
+    subscribe_and_confirm(client, smtp_server, shipment)
+    event_record(shipment=shipment, code="out_for_delivery", occurred_at=timezone.now())
+    row = EmailNotification.objects.get(key="milestone:out_for_delivery")
+    # As a worker killed during the SMTP exchange leaves it (tests/tracking/test_notify_worker.py).
+    EmailNotification.objects.filter(pk=row.pk).update(status="uncertain")
+    deliver()
+    assert len(smtp_server.messages) == 1
+    admin_client.post(
+        "/admin/tracking/emailnotification/", {"action": "send_again", "_selected_action": [row.pk]}, follow=True
+    )
+    deliver()
+    assert len(smtp_server.messages) == 2
+    assert EmailNotification.objects.get(pk=row.pk).status == "sent"

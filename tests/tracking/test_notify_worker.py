@@ -105,8 +105,10 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(smtp_se
         # 3. Restart and let it finish.
         worker = start_worker(env, log)
         wait_for(
-            lambda: WebhookDelivery.objects.filter(status="sent").count() == SHIPMENTS
-            and not EmailNotification.objects.filter(status__in=["pending", "claimed", "sending"]).exists(),
+            lambda: (
+                WebhookDelivery.objects.filter(status="sent").count() == SHIPMENTS
+                and not EmailNotification.objects.filter(status__in=["pending", "claimed", "sending"]).exists()
+            ),
             "every notification to be settled",
         )
     finally:

@@ -1,0 +1,71 @@
+"""The scan-event path records what is owed in the event's own transaction, once."""
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from tests import factories
+from tracking import sealing, webhooks
+from tracking.models import EmailNotification, Subscription, TrackingEvent, WebhookDelivery
+from tracking.notifications import Before, notifications_owed
+from tracking.services import event_record
+
+pytestmark = pytest.mark.django_db
+
+
+def active_subscription(shipment, topics=("out_for_delivery", "delivered", "exception")):
+    return Subscription.objects.create(
+        shipment=shipment,
+        email_encrypted=sealing.seal("someone@example.com"),
+        email_hash=sealing.digest("someone@example.com", purpose="notify.email"),
+        email_masked="s***@example.com",
+        topics=list(topics),
+        language="es",
+        status="active",
+    )
+
+
+def test_an_event_rolled_back_owes_nothing(settings):
+    settings.PHOENIX_WEBHOOK_ALLOW_LOOPBACK = True
+    partner = factories.partner()
+    webhooks.endpoint_create(partner=partner, url="http://127.0.0.1:9/hook", topics=["scan"])
+    shipment = factories.shipment(partner=partner)
+    active_subscription(shipment)
+    tasks_before = DBTaskResult.objects.count()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        event_record(shipment=shipment, code="out_for_delivery", occurred_at=timezone.now())
+        raise RuntimeError("the request failed after the event was recorded")
+    assert not TrackingEvent.objects.filter(code="out_for_delivery").exists()
+    assert not EmailNotification.objects.exists()
+    assert not WebhookDelivery.objects.exists()
+    assert DBTaskResult.objects.count() == tasks_before
+
+    event_record(shipment=shipment, code="out_for_delivery", occurred_at=timezone.now())
+    assert EmailNotification.objects.count() == 1
+    assert WebhookDelivery.objects.count() == 1
+    assert DBTaskResult.objects.count() == tasks_before + 1  # the worker is woken in the same commit
+
+
+def test_recording_the_same_steps_twice_owes_them_once(settings):
+    settings.PHOENIX_WEBHOOK_ALLOW_LOOPBACK = True
+    partner = factories.partner()
+    webhooks.endpoint_create(partner=partner, url="http://127.0.0.1:9/hook", topics=["milestone"])
+    shipment = factories.shipment(partner=partner)
+    active_subscription(shipment)
+    before = Before(milestone=shipment.milestone, exception_open=False)
+    event = event_record(shipment=shipment, code="out_for_delivery", occurred_at=timezone.now())
+    shipment.refresh_from_db()
+    # A retried ingest (or a bug) calls the hook again for the same event.
+    with transaction.atomic():
+        notifications_owed(shipment=shipment, steps=[before.step(event, shipment)])
+    assert list(EmailNotification.objects.values_list("key", flat=True)) == ["milestone:out_for_delivery"]
+    assert WebhookDelivery.objects.count() == 1
+
+
+def test_a_pending_subscription_is_owed_nothing():
+    shipment = factories.shipment()
+    subscription = active_subscription(shipment)
+    Subscription.objects.filter(pk=subscription.pk).update(status="pending")
+    event_record(shipment=shipment, code="out_for_delivery", occurred_at=timezone.now())
+    assert not EmailNotification.objects.exists()
