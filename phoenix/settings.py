@@ -205,7 +205,6 @@ EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 AWS_SES_REGION_NAME = env_str("AWS_SES_REGION_NAME", env_str("AWS_REGION", "us-east-1"))
-USE_SES_V2 = True
 if env_str("AWS_SES_REGION_ENDPOINT_URL"):  # tests: moto on loopback
     AWS_SES_REGION_ENDPOINT_URL = env_str("AWS_SES_REGION_ENDPOINT_URL")
 DEFAULT_FROM_EMAIL = env_str("PHOENIX_FROM_EMAIL", "QualityPost <avisos@qualitypost.mx>")

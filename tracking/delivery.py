@@ -116,12 +116,13 @@ def outbox_recover(*, now: datetime, worker: str | None = None) -> int:
 def next_due() -> datetime | None:
     """Return when the outbox next needs a worker: the next retry or the end of a lease."""
     times = []
-    for model in (EmailNotification, WebhookDelivery):
-        found = model.objects.filter(status=OutboxStatus.PENDING).aggregate(at=Min("next_attempt_at"))["at"]
-        leased = model.objects.filter(status__in=[OutboxStatus.CLAIMED, OutboxStatus.SENDING]).aggregate(
-            at=Min("lease_until")
-        )["at"]
-        times += [t for t in (found, leased) if t is not None]
+    with transaction.atomic():  # read the writer: a replica may not have the latest rows yet
+        for model in (EmailNotification, WebhookDelivery):
+            found = model.objects.filter(status=OutboxStatus.PENDING).aggregate(at=Min("next_attempt_at"))["at"]
+            leased = model.objects.filter(status__in=[OutboxStatus.CLAIMED, OutboxStatus.SENDING]).aggregate(
+                at=Min("lease_until")
+            )["at"]
+            times += [t for t in (found, leased) if t is not None]
     return min(times) if times else None
 
 
@@ -205,7 +206,8 @@ def _send_email(row: EmailNotification, *, connection, worker: str, now, summary
     try:
         connection.send_messages([message])
     except (OSError, smtplib.SMTPException) as exc:
-        error = f"{type(exc).__name__}: {exc}"[:500]
+        # SMTP errors often quote the recipient; logs and the admin must not show it.
+        error = f"{type(exc).__name__}: {exc}".replace(address, "<recipient>")[:500]
         permanent = _smtp_permanent(exc)
         if permanent or row.attempts >= EMAIL_MAX_ATTEMPTS:
             _finish(row, worker=worker, status=OutboxStatus.FAILED, last_error=error)

@@ -38,6 +38,7 @@ class SMTPReceiver:
     def __init__(self):
         self.messages: list[email.message.EmailMessage] = []
         self.hold_at: int | None = None  # hold the reply to the N-th message (1-based)
+        self.refuse: dict[str, str] = {}  # recipient -> SMTP reply to RCPT TO ("550 ...", "451 ...")
         self.holding = threading.Event()
         self.release = threading.Event()
         self._lock = threading.Lock()
@@ -48,6 +49,15 @@ class SMTPReceiver:
             self._loop.create_server(lambda: SMTP(self), "127.0.0.1", 0), self._loop
         ).result(10)
         self.port = self._server.sockets[0].getsockname()[1]
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        reply = self.refuse.get(address)
+        if reply:
+            if reply.startswith("4"):
+                del self.refuse[address]  # a temporary problem: the next try succeeds
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)

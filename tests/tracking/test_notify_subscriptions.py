@@ -227,3 +227,26 @@ def test_staff_can_send_an_uncertain_email_again(client, admin_client, smtp_serv
     deliver()
     assert len(smtp_server.messages) == 2
     assert EmailNotification.objects.get(pk=row.pk).status == "sent"
+
+
+def test_a_temporary_smtp_refusal_is_retried_and_a_permanent_one_is_not(client, smtp_server):  # noqa: F811
+    shipment = factories.shipment()
+    subscribe_and_confirm(client, smtp_server, shipment)
+    event_record(shipment=shipment, code="out_for_delivery", occurred_at=timezone.now())
+    smtp_server.refuse[ADDRESS] = "451 4.3.0 Mailbox temporarily unavailable, try again"
+    t0 = timezone.now()
+    delivery.deliveries_run(worker="test-worker", now=lambda: t0)
+    row = EmailNotification.objects.get(key="milestone:out_for_delivery")
+    assert (row.status, row.attempts, row.next_attempt_at) == ("pending", 1, t0 + timedelta(minutes=1))
+    delivery.deliveries_run(worker="test-worker", now=lambda: t0 + timedelta(minutes=1))
+    assert EmailNotification.objects.get(pk=row.pk).status == "sent"
+    assert len(smtp_server.messages) == 2
+
+    smtp_server.refuse[ADDRESS] = f"550 5.1.1 <{ADDRESS}>: Recipient address rejected"
+    event_record(shipment=shipment, code="delivered", occurred_at=timezone.now())
+    delivery.deliveries_run(worker="test-worker", now=lambda: t0 + timedelta(minutes=2))
+    row = EmailNotification.objects.get(key="milestone:delivered")
+    assert row.status == "failed"
+    assert "550" in row.last_error
+    assert ADDRESS not in row.last_error
+    assert len(smtp_server.messages) == 2
