@@ -4,13 +4,16 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.utils import timezone, translation
+from django_tasks_db.models import DBTaskResult
 
 from tests import factories
 from tests.tracking.notify_support import receiver  # noqa: F401
 from tracking import delivery, webhooks
 from tracking.models import WebhookDelivery, WebhookEndpoint
 from tracking.services import event_record
+from tracking.tasks import TASK_PATH
 
 pytestmark = pytest.mark.django_db
 
@@ -199,3 +202,28 @@ def test_the_signature_check_rejects_tampering_and_old_timestamps():
     assert not webhooks.signature_verify("whsec_test", header, body + b" ", now=1_800_000_100)
     assert not webhooks.signature_verify("whsec_other", header, body, now=1_800_000_100)
     assert not webhooks.signature_verify("whsec_test", header, body, now=1_800_000_000 + 301)
+
+
+# db_worker closes connections between tasks (as in production), so the data must be committed.
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_schedules_its_own_retry_and_cleans_up_its_guard(receiver, time_machine):  # noqa: F811
+    partner = factories.partner()
+    register(receiver, partner)
+    shipment = factories.shipment(partner=partner)
+    event_record(shipment=shipment, code="picked_up", occurred_at=timezone.now())
+    receiver.fail_next = 1
+
+    def db_worker():
+        call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", "--worker-id", "w1", verbosity=0)
+
+    db_worker()
+    row = WebhookDelivery.objects.get()
+    assert (row.status, len(receiver.requests)) == ("pending", 1)
+    waiting = list(DBTaskResult.objects.filter(task_path=TASK_PATH, status="READY").values_list("run_after", flat=True))
+    assert waiting == [row.next_attempt_at]  # the retry; the claim's guard was removed
+
+    time_machine.move_to(row.next_attempt_at + timedelta(seconds=1))
+    db_worker()
+    assert [r["status"] for r in receiver.requests] == [500, 200]
+    assert WebhookDelivery.objects.get().status == "sent"
+    assert not DBTaskResult.objects.filter(task_path=TASK_PATH, status="READY").exists()
