@@ -6,32 +6,26 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from tests import factories
-from tracking import sealing, webhooks
-from tracking.models import EmailNotification, Subscription, TrackingEvent, WebhookDelivery
+from tracking import webhooks
+from tracking.models import EmailNotification, TrackingEvent, WebhookDelivery
 from tracking.notifications import Before, notifications_owed
 from tracking.services import event_record
 
 pytestmark = pytest.mark.django_db
 
 
-def active_subscription(shipment, topics=("out_for_delivery", "delivered", "exception")):
-    return Subscription.objects.create(
-        shipment=shipment,
-        email_encrypted=sealing.seal("someone@example.com"),
-        email_hash=sealing.digest("someone@example.com", purpose="notify.email"),
-        email_masked="s***@example.com",
-        topics=list(topics),
-        language="es",
-        status="active",
-    )
+def shipment_with_listeners(settings, topics):
+    """Return a partner shipment with an active subscriber and a webhook endpoint."""
+    settings.PHOENIX_WEBHOOK_ALLOW_LOOPBACK = True
+    partner = factories.partner()
+    webhooks.endpoint_create(partner=partner, url="http://127.0.0.1:9/hook", topics=topics)
+    shipment = factories.shipment(partner=partner)
+    factories.subscription(shipment)
+    return shipment
 
 
 def test_an_event_rolled_back_owes_nothing(settings):
-    settings.PHOENIX_WEBHOOK_ALLOW_LOOPBACK = True
-    partner = factories.partner()
-    webhooks.endpoint_create(partner=partner, url="http://127.0.0.1:9/hook", topics=["scan"])
-    shipment = factories.shipment(partner=partner)
-    active_subscription(shipment)
+    shipment = shipment_with_listeners(settings, ["scan"])
     tasks_before = DBTaskResult.objects.count()
     with pytest.raises(RuntimeError), transaction.atomic():
         event_record(shipment=shipment, code="out_for_delivery", occurred_at=timezone.now())
@@ -48,11 +42,7 @@ def test_an_event_rolled_back_owes_nothing(settings):
 
 
 def test_recording_the_same_steps_twice_owes_them_once(settings):
-    settings.PHOENIX_WEBHOOK_ALLOW_LOOPBACK = True
-    partner = factories.partner()
-    webhooks.endpoint_create(partner=partner, url="http://127.0.0.1:9/hook", topics=["milestone"])
-    shipment = factories.shipment(partner=partner)
-    active_subscription(shipment)
+    shipment = shipment_with_listeners(settings, ["milestone"])
     before = Before(milestone=shipment.milestone, exception_open=False)
     event = event_record(shipment=shipment, code="out_for_delivery", occurred_at=timezone.now())
     shipment.refresh_from_db()
@@ -65,7 +55,6 @@ def test_recording_the_same_steps_twice_owes_them_once(settings):
 
 def test_a_pending_subscription_is_owed_nothing():
     shipment = factories.shipment()
-    subscription = active_subscription(shipment)
-    Subscription.objects.filter(pk=subscription.pk).update(status="pending")
+    factories.subscription(shipment, status="pending")
     event_record(shipment=shipment, code="out_for_delivery", occurred_at=timezone.now())
     assert not EmailNotification.objects.exists()

@@ -11,8 +11,8 @@ from moto.server import ThreadedMotoServer
 from moto.ses import ses_backends
 
 from tests import factories
-from tracking import delivery, sealing
-from tracking.models import EmailNotification, Subscription
+from tracking import delivery
+from tracking.models import EmailNotification
 from tracking.services import event_record
 
 pytestmark = pytest.mark.django_db
@@ -47,15 +47,7 @@ def ses(settings, monkeypatch):
 
 def test_updates_go_out_through_ses_with_the_unsubscribe_headers(ses):
     shipment = factories.shipment()
-    Subscription.objects.create(
-        shipment=shipment,
-        email_encrypted=sealing.seal("luis@example.com"),
-        email_hash=sealing.digest("luis@example.com", purpose="notify.email"),
-        email_masked="l***@example.com",
-        topics=["delivered"],
-        language="en",
-        status="active",
-    )
+    factories.subscription(shipment, email="luis@example.com", topics=["delivered"], language="en")
     event_record(shipment=shipment, code="delivered", occurred_at=timezone.now())
     summary = delivery.deliveries_run(worker="test-worker")
     assert summary.sent == 1

@@ -18,8 +18,8 @@ from django.utils import timezone
 
 from tests import factories
 from tests.tracking.notify_support import receiver, smtp_server, wait_for  # noqa: F401
-from tracking import sealing, webhooks
-from tracking.models import EmailNotification, Subscription, WebhookDelivery
+from tracking import webhooks
+from tracking.models import EmailNotification, WebhookDelivery
 from tracking.services import event_record
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,15 +70,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(smtp_se
     for i in range(SHIPMENTS):
         shipment = factories.shipment(partner=partner)
         address = f"customer{i}@example.com"
-        Subscription.objects.create(
-            shipment=shipment,
-            email_encrypted=sealing.seal(address),
-            email_hash=sealing.digest(address, purpose="notify.email"),
-            email_masked="c***@example.com",
-            topics=["out_for_delivery"],
-            language="en",
-            status="active",
-        )
+        factories.subscription(shipment, email=address, topics=["out_for_delivery"], language="en")
         addresses.append(address)
         event_record(shipment=shipment, code="out_for_delivery", occurred_at=timezone.now())
     assert EmailNotification.objects.count() == WebhookDelivery.objects.count() == SHIPMENTS
