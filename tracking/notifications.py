@@ -128,24 +128,43 @@ def notifications_owed(*, shipment: Shipment, steps: Sequence[Step]) -> int:
     """Record the e-mails and webhooks owed for ``steps`` of one shipment; return rows offered.
 
     Call it inside the transaction that stored the events, with the shipment row locked, so
-    the outbox rows commit or roll back with the events. Unique constraints make a second
-    call for the same (subscription, milestone) or (endpoint, event) a no-op. One delivery
-    task is enqueued in the same transaction when anything is owed. Runs two queries, plus
-    one per kind of row written.
+    the outbox rows commit or roll back with the events. See ``notifications_owed_many``.
     """
-    if not steps:
+    return notifications_owed_many(changes=[(shipment, steps)])
+
+
+def notifications_owed_many(*, changes: Sequence[tuple[Shipment, Sequence[Step]]]) -> int:
+    """Record what ``changes`` (shipment, its steps) owe, for any number of shipments at once.
+
+    For bulk ingest: two queries (active subscriptions, active endpoints) whatever the number
+    of shipments, one count per shipment that has an endpoint (its sequence numbers), one bulk
+    insert per kind of row, and one delivery task, all in the caller's transaction, with the
+    shipment rows locked. Unique constraints make a repeated call for the same
+    (subscription, milestone) or (endpoint, event) a no-op.
+    """
+    changes = [(shipment, steps) for shipment, steps in changes if steps]
+    if not changes:
         return 0
-    subscriptions = list(Subscription.objects.filter(shipment=shipment, status=Subscription.Status.ACTIVE))
-    endpoints = []
-    if shipment.partner_id:
-        endpoints = list(WebhookEndpoint.objects.filter(partner_id=shipment.partner_id, is_active=True))
-    emails = [
-        EmailNotification(subscription=subscription, key=key, event=step.event)
-        for step in steps
-        for subscription in subscriptions
-        for key in _email_keys(step, subscription.topics)
-    ]
-    deliveries = _webhook_deliveries(shipment, steps, endpoints) if endpoints else []
+    subscriptions: dict[int, list[Subscription]] = {}
+    for subscription in Subscription.objects.filter(
+        shipment__in=[shipment.pk for shipment, _steps in changes], status=Subscription.Status.ACTIVE
+    ):
+        subscriptions.setdefault(subscription.shipment_id, []).append(subscription)
+    endpoints: dict[int, list[WebhookEndpoint]] = {}
+    partners = {shipment.partner_id for shipment, _steps in changes if shipment.partner_id}
+    if partners:
+        for endpoint in WebhookEndpoint.objects.filter(partner__in=partners, is_active=True):
+            endpoints.setdefault(endpoint.partner_id, []).append(endpoint)
+    emails, deliveries = [], []
+    for shipment, steps in changes:
+        emails += [
+            EmailNotification(subscription=subscription, key=key, event=step.event)
+            for step in steps
+            for subscription in subscriptions.get(shipment.pk, [])
+            for key in _email_keys(step, subscription.topics)
+        ]
+        if shipment.partner_id in endpoints:
+            deliveries += _webhook_deliveries(shipment, steps, endpoints[shipment.partner_id])
     if emails:
         EmailNotification.objects.bulk_create(emails, ignore_conflicts=True)
     if deliveries:
@@ -260,6 +279,8 @@ def subscription_request(
             or recent_from_client >= settings.PHOENIX_NOTIFY_RATE_PER_IP
         ):
             raise SubscriptionError(_("Too many requests for notifications. Please try again in an hour."), status=429)
+        # Older requests of this shipment no longer count (index: shipment, requested_at).
+        SubscriptionRequest.objects.filter(shipment=shipment, requested_at__lt=since).delete()
         SubscriptionRequest.objects.create(shipment=shipment, client=client_hash, requested_at=now)
         subscription, created = Subscription.objects.select_for_update().get_or_create(
             shipment=shipment,

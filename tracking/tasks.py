@@ -39,8 +39,8 @@ def delivery_enqueue(run_after: datetime | None = None, *, reuse: bool = False) 
     With ``reuse``, a run already waiting for about the same time serves instead (for
     follow-ups only: a run that is about to start may miss rows committed after its claim).
     """
-    with transaction.atomic():
-        if reuse and run_after is not None:
+    if reuse and run_after is not None:
+        with transaction.atomic():  # read the writer: a replica may lag behind
             existing = (
                 DBTaskResult.objects.filter(
                     task_path=TASK_PATH,
@@ -51,7 +51,7 @@ def delivery_enqueue(run_after: datetime | None = None, *, reuse: bool = False) 
                 .values_list("pk", flat=True)
                 .first()
             )
-            if existing:
-                return str(existing)
-        task_to_run = deliver_notifications if run_after is None else deliver_notifications.using(run_after=run_after)
-        return str(task_to_run.enqueue().id)
+        if existing:
+            return str(existing)
+    task_to_run = deliver_notifications if run_after is None else deliver_notifications.using(run_after=run_after)
+    return str(task_to_run.enqueue().id)

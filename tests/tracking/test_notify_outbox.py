@@ -6,9 +6,9 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from tests import factories
-from tracking import webhooks
-from tracking.models import EmailNotification, TrackingEvent, WebhookDelivery
-from tracking.notifications import Before, notifications_owed
+from tracking import milestones, webhooks
+from tracking.models import EmailNotification, Shipment, TrackingEvent, WebhookDelivery
+from tracking.notifications import Before, notifications_owed, notifications_owed_many, state_before
 from tracking.services import event_record
 
 pytestmark = pytest.mark.django_db
@@ -58,3 +58,22 @@ def test_a_pending_subscription_is_owed_nothing():
     factories.subscription(shipment, status="pending")
     event_record(shipment=shipment, code="out_for_delivery", occurred_at=timezone.now())
     assert not EmailNotification.objects.exists()
+
+
+def test_bulk_ingest_owes_for_many_shipments_in_a_fixed_number_of_queries(settings, django_assert_max_num_queries):
+    shipments = [shipment_with_listeners(settings, ["milestone"]) for _i in range(5)]
+    steps = {}
+    with transaction.atomic():
+        for shipment in shipments:
+            locked = Shipment.objects.select_for_update().get(pk=shipment.pk)
+            before = state_before(locked)
+            event = TrackingEvent.objects.create(
+                shipment=locked, code="out_for_delivery", milestone="out_for_delivery", occurred_at=timezone.now()
+            )
+            milestones.apply_event(locked, event)
+            steps[locked] = [before.step(event, locked)]
+        # subscriptions + endpoints + one sequence count per shipment + 2 inserts + the task row
+        with django_assert_max_num_queries(2 + len(shipments) + 2 + 2):
+            notifications_owed_many(changes=list(steps.items()))
+    assert EmailNotification.objects.count() == 5
+    assert WebhookDelivery.objects.count() == 5
