@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone, translation
 
 from tests import factories
-from tests.tracking.notify_support import html_of, link_in, smtp_server, text_of  # noqa: F401
+from tests.tracking.notify.support import html_of, link_in, text_of
 from tracking import delivery, numbers
 from tracking.models import EmailNotification, Milestone, Subscription
 from tracking.services import event_record
@@ -30,7 +30,7 @@ def subscribe(client, shipment, *, email=ADDRESS, topics=("out_for_delivery", "d
     )
 
 
-def subscribe_and_confirm(client, smtp_server, shipment, **kwargs):  # noqa: F811
+def subscribe_and_confirm(client, smtp_server, shipment, **kwargs):
     response = subscribe(client, shipment, **kwargs)
     assert response.status_code == 302
     deliver()
@@ -40,7 +40,7 @@ def subscribe_and_confirm(client, smtp_server, shipment, **kwargs):  # noqa: F81
     return Subscription.objects.get()
 
 
-def test_it_sends_updates_only_after_the_address_is_confirmed(client, smtp_server):  # noqa: F811
+def test_it_sends_updates_only_after_the_address_is_confirmed(client, smtp_server):
     shipment = factories.shipment()
     response = subscribe(client, shipment, email="Ana.Lopez@EXAMPLE.com", lang="en")
     assert response.status_code == 302
@@ -67,7 +67,7 @@ def test_it_sends_updates_only_after_the_address_is_confirmed(client, smtp_serve
     assert update["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
-def test_messages_are_in_the_language_of_the_subscription_request(client, smtp_server):  # noqa: F811
+def test_messages_are_in_the_language_of_the_subscription_request(client, smtp_server):
     shipment = factories.shipment()
     subscribe_and_confirm(client, smtp_server, shipment, lang="es")
     assert smtp_server.messages[0]["Subject"] == f"Confirma los avisos del envío {shipment.display_number}"
@@ -82,7 +82,7 @@ def test_messages_are_in_the_language_of_the_subscription_request(client, smtp_s
     assert 'lang="es"' in html_of(update)
 
 
-def test_it_sends_each_milestone_and_each_exception_once(client, smtp_server):  # noqa: F811
+def test_it_sends_each_milestone_and_each_exception_once(client, smtp_server):
     shipment = factories.shipment()
     subscribe_and_confirm(client, smtp_server, shipment, lang="en")
     now = timezone.now()
@@ -101,7 +101,7 @@ def test_it_sends_each_milestone_and_each_exception_once(client, smtp_server):  
     )
 
 
-def test_one_click_unsubscribe_by_post_stops_further_messages(client, smtp_server):  # noqa: F811
+def test_one_click_unsubscribe_by_post_stops_further_messages(client, smtp_server):
     shipment = factories.shipment()
     subscribe_and_confirm(client, smtp_server, shipment)
     event_record(shipment=shipment, code="out_for_delivery", occurred_at=timezone.now())
@@ -117,7 +117,7 @@ def test_one_click_unsubscribe_by_post_stops_further_messages(client, smtp_serve
     assert len(smtp_server.messages) == 2
 
 
-def test_the_unsubscribe_link_asks_before_it_unsubscribes(client, smtp_server):  # noqa: F811
+def test_the_unsubscribe_link_asks_before_it_unsubscribes(client, smtp_server):
     shipment = factories.shipment()
     subscribe_and_confirm(client, smtp_server, shipment, lang="en")
     path = urlsplit(link_in(smtp_server.messages[0], "/notify/unsubscribe/")).path
@@ -129,7 +129,7 @@ def test_the_unsubscribe_link_asks_before_it_unsubscribes(client, smtp_server): 
     assert Subscription.objects.get().status == "unsubscribed"
 
 
-def test_it_refuses_bad_input_with_clear_messages(client, smtp_server):  # noqa: F811
+def test_it_refuses_bad_input_with_clear_messages(client, smtp_server):
     shipment = factories.shipment()
     response = subscribe(client, shipment, email="ana.lopez@", lang="en")
     assert response.status_code == 400
@@ -153,7 +153,7 @@ def test_it_refuses_bad_input_with_clear_messages(client, smtp_server):  # noqa:
     assert not smtp_server.messages
 
 
-def test_an_expired_confirmation_link_is_refused(client, smtp_server, time_machine):  # noqa: F811
+def test_an_expired_confirmation_link_is_refused(client, smtp_server, time_machine):
     shipment = factories.shipment()
     subscribe(client, shipment, lang="en")
     deliver()
@@ -165,7 +165,7 @@ def test_an_expired_confirmation_link_is_refused(client, smtp_server, time_machi
     assert Subscription.objects.get().status == "pending"
 
 
-def test_confirming_a_cancelled_subscription_is_refused(client, smtp_server):  # noqa: F811
+def test_confirming_a_cancelled_subscription_is_refused(client, smtp_server):
     shipment = factories.shipment()
     subscribe(client, shipment, lang="en")
     deliver()
@@ -192,7 +192,7 @@ def test_requests_are_rate_limited_per_shipment(client, settings):
     assert Subscription.objects.count() == 3
 
 
-def test_addresses_are_stored_encrypted_and_never_logged(client, smtp_server, caplog):  # noqa: F811
+def test_addresses_are_stored_encrypted_and_never_logged(client, smtp_server, caplog):
     caplog.set_level(logging.DEBUG)
     shipment = factories.shipment()
     subscribe_and_confirm(client, smtp_server, shipment)
@@ -212,12 +212,12 @@ def test_addresses_are_stored_encrypted_and_never_logged(client, smtp_server, ca
     assert EmailNotification.objects.filter(status="sent").count() == 2
 
 
-def test_staff_can_send_an_uncertain_email_again(client, admin_client, smtp_server):  # noqa: F811
+def test_staff_can_send_an_uncertain_email_again(client, admin_client, smtp_server):
     shipment = factories.shipment()
     subscribe_and_confirm(client, smtp_server, shipment)
     event_record(shipment=shipment, code="out_for_delivery", occurred_at=timezone.now())
     row = EmailNotification.objects.get(key="milestone:out_for_delivery")
-    # As a worker killed during the SMTP exchange leaves it (tests/tracking/test_notify_worker.py).
+    # As a worker killed during the SMTP exchange leaves it (tests/tracking/notify/test_worker.py).
     EmailNotification.objects.filter(pk=row.pk).update(status="uncertain")
     deliver()
     assert len(smtp_server.messages) == 1
@@ -229,7 +229,7 @@ def test_staff_can_send_an_uncertain_email_again(client, admin_client, smtp_serv
     assert EmailNotification.objects.get(pk=row.pk).status == "sent"
 
 
-def test_a_temporary_smtp_refusal_is_retried_and_a_permanent_one_is_not(client, smtp_server):  # noqa: F811
+def test_a_temporary_smtp_refusal_is_retried_and_a_permanent_one_is_not(client, smtp_server):
     shipment = factories.shipment()
     subscribe_and_confirm(client, smtp_server, shipment)
     event_record(shipment=shipment, code="out_for_delivery", occurred_at=timezone.now())

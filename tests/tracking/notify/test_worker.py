@@ -17,17 +17,17 @@ from django.db import connection
 from django.utils import timezone
 
 from tests import factories
-from tests.tracking.notify_support import receiver, smtp_server, wait_for  # noqa: F401
+from tests.tracking.notify.support import wait_for
 from tracking import webhooks
 from tracking.models import EmailNotification, WebhookDelivery
 from tracking.services import event_record
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 WORKER_ID = "test-host"
 SHIPMENTS = 20
 
 
-def worker_env(smtp_server, receiver) -> dict:  # noqa: F811
+def worker_env(smtp_server, receiver) -> dict:
     url = urlsplit(os.environ["DATABASE_URL"])
     env = dict(os.environ)
     env.pop("DATABASE_READER_URL", None)
@@ -63,7 +63,7 @@ def kill(process: subprocess.Popen) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(smtp_server, receiver, tmp_path):  # noqa: F811
+def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(smtp_server, receiver, tmp_path):
     partner = factories.partner()
     _endpoint, receiver.secret = webhooks.endpoint_create(partner=partner, url=receiver.url, topics=["milestone"])
     addresses = []

@@ -9,7 +9,6 @@ from django.utils import timezone, translation
 from django_tasks_db.models import DBTaskResult
 
 from tests import factories
-from tests.tracking.notify_support import receiver  # noqa: F401
 from tracking import delivery, webhooks
 from tracking.models import WebhookDelivery, WebhookEndpoint
 from tracking.services import event_record
@@ -18,7 +17,7 @@ from tracking.tasks import TASK_PATH
 pytestmark = pytest.mark.django_db
 
 
-def register(receiver, partner, topics=("milestone", "exception")):  # noqa: F811
+def register(receiver, partner, topics=("milestone", "exception")):
     endpoint, secret = webhooks.endpoint_create(partner=partner, url=receiver.url, topics=list(topics))
     receiver.secret = secret
     return endpoint
@@ -28,7 +27,7 @@ def run_at(when):
     return delivery.deliveries_run(worker="test-worker", now=lambda: when)
 
 
-def test_it_posts_signed_json_with_an_event_id_and_a_sequence(receiver):  # noqa: F811
+def test_it_posts_signed_json_with_an_event_id_and_a_sequence(receiver):
     partner = factories.partner()
     register(receiver, partner)
     shipment = factories.shipment(partner=partner)
@@ -49,7 +48,7 @@ def test_it_posts_signed_json_with_an_event_id_and_a_sequence(receiver):  # noqa
     assert WebhookDelivery.objects.filter(status="sent").count() == 2
 
 
-def test_a_partner_only_hears_about_its_own_shipments(receiver):  # noqa: F811
+def test_a_partner_only_hears_about_its_own_shipments(receiver):
     register(receiver, factories.partner(), topics=["scan"])
     other = factories.shipment(partner=factories.partner())
     event_record(shipment=other, code="picked_up", occurred_at=timezone.now())
@@ -58,7 +57,7 @@ def test_a_partner_only_hears_about_its_own_shipments(receiver):  # noqa: F811
     assert not WebhookDelivery.objects.exists()
 
 
-def test_it_retries_with_backoff_until_the_receiver_answers_2xx(receiver):  # noqa: F811
+def test_it_retries_with_backoff_until_the_receiver_answers_2xx(receiver):
     partner = factories.partner()
     register(receiver, partner)
     shipment = factories.shipment(partner=partner)
@@ -82,7 +81,7 @@ def test_it_retries_with_backoff_until_the_receiver_answers_2xx(receiver):  # no
     assert WebhookEndpoint.objects.get().failing_since is None
 
 
-def test_an_endpoint_failing_for_a_day_is_disabled_then_replayed_from_the_admin(receiver, admin_client):  # noqa: F811
+def test_an_endpoint_failing_for_a_day_is_disabled_then_replayed_from_the_admin(receiver, admin_client):
     partner = factories.partner()
     endpoint = register(receiver, partner)
     shipment = factories.shipment(partner=partner)
@@ -122,7 +121,7 @@ def test_an_endpoint_failing_for_a_day_is_disabled_then_replayed_from_the_admin(
     assert WebhookDelivery.objects.get().status == "sent"
 
 
-def test_staff_can_replay_a_delivered_event(receiver, admin_client):  # noqa: F811
+def test_staff_can_replay_a_delivered_event(receiver, admin_client):
     partner = factories.partner()
     register(receiver, partner)
     shipment = factories.shipment(partner=partner)
@@ -182,7 +181,7 @@ def test_production_settings_refuse_private_and_plain_http_urls(settings):
         webhooks.url_check("http://10.0.0.1/x")  # the test switch opens loopback, nothing else
 
 
-def test_delivery_refuses_an_endpoint_that_now_points_at_a_private_address(receiver, settings):  # noqa: F811
+def test_delivery_refuses_an_endpoint_that_now_points_at_a_private_address(receiver, settings):
     partner = factories.partner()
     register(receiver, partner)  # registered while loopback was allowed (as if DNS changed since)
     settings.PHOENIX_WEBHOOK_ALLOW_LOOPBACK = False
@@ -206,7 +205,7 @@ def test_the_signature_check_rejects_tampering_and_old_timestamps():
 
 # db_worker closes connections between tasks (as in production), so the data must be committed.
 @pytest.mark.django_db(transaction=True)
-def test_the_worker_schedules_its_own_retry_and_cleans_up_its_guard(receiver, time_machine):  # noqa: F811
+def test_the_worker_schedules_its_own_retry_and_cleans_up_its_guard(receiver, time_machine):
     partner = factories.partner()
     register(receiver, partner)
     shipment = factories.shipment(partner=partner)

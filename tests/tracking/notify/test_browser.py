@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from tests import factories
-from tests.tracking.notify_support import link_in, smtp_server  # noqa: F401
+from tests.tracking.notify.support import link_in
 from tracking import delivery
 from tracking.models import Subscription
 from tracking.services import event_record
@@ -30,7 +30,7 @@ def page(monkeypatch):
         browser.close()
 
 
-def test_a_person_subscribes_confirms_and_unsubscribes(page, live_server, smtp_server):  # noqa: F811
+def test_a_person_subscribes_confirms_and_unsubscribes(page, live_server, smtp_server):
     shipment = factories.shipment()
     page.goto(f"{live_server.url}/track/{shipment.tracking_number}/notify/")
 

@@ -15,7 +15,6 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
 from aiosmtpd.smtp import SMTP
 
 WAIT_SECONDS = 60
@@ -157,24 +156,3 @@ class WebhookReceiver:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(10)
-
-
-@pytest.fixture
-def smtp_server(settings):
-    server = SMTPReceiver()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = server.port
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_TIMEOUT = WAIT_SECONDS
-    settings.PHOENIX_SITE_URL = "https://tracking.qualitypost.test"
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def receiver(settings):
-    server = WebhookReceiver()
-    settings.PHOENIX_WEBHOOK_ALLOW_LOOPBACK = True
-    yield server
-    server.close()
