@@ -81,7 +81,7 @@ def deliveries_run(*, worker: str, now: Callable[[], datetime] = timezone.now, o
         if emails:
             _send_emails(emails, worker=worker, now=now, summary=summary)
         for delivery in deliveries:
-            _send_webhook(delivery, worker=worker, now=now, summary=summary)
+            _guarded(_send_webhook, delivery, worker=worker, now=now, summary=summary)
     summary.next_due = next_due()
     return summary
 
@@ -149,6 +149,18 @@ def _claim(model, *, worker: str, now: datetime, on_claim) -> list:
         return list(model.objects.filter(pk__in=ids).select_related(*related, "event").order_by("next_attempt_at"))
 
 
+def _guarded(send, row, *, worker: str, summary: Summary, **kwargs) -> None:
+    """Run ``send`` for one row; a bug in one row fails that row, not the whole batch."""
+    try:
+        send(row, worker=worker, summary=summary, **kwargs)
+    except Exception as exc:
+        logger.exception("notify %s %s: unexpected error", type(row).__name__, row.pk)
+        type(row).objects.filter(
+            pk=row.pk, lease_owner=worker, status__in=[OutboxStatus.CLAIMED, OutboxStatus.SENDING]
+        ).update(status=OutboxStatus.FAILED, last_error=f"{type(exc).__name__}: {exc}"[:500], lease_owner="")
+        summary.failed += 1
+
+
 def _start(row, *, worker: str, now: datetime) -> bool:
     """Mark ``row`` as being sent, in its own commit; False when the lease was lost."""
     lease_until = now + timedelta(seconds=settings.PHOENIX_NOTIFY_LEASE_SECONDS)
@@ -180,7 +192,7 @@ def _send_emails(rows: list[EmailNotification], *, worker: str, now, summary: Su
     connection = get_connection(fail_silently=False)
     try:
         for row in rows:
-            _send_email(row, connection=connection, worker=worker, now=now, summary=summary)
+            _guarded(_send_email, row, connection=connection, worker=worker, now=now, summary=summary)
     finally:
         try:
             connection.close()

@@ -250,3 +250,14 @@ def test_a_temporary_smtp_refusal_is_retried_and_a_permanent_one_is_not(client, 
     assert "550" in row.last_error
     assert ADDRESS not in row.last_error
     assert len(smtp_server.messages) == 2
+
+
+def test_a_row_that_cannot_be_rendered_fails_alone(smtp_server):
+    shipment = factories.shipment()
+    subscription = factories.subscription(shipment, email=ADDRESS, language="en")
+    EmailNotification.objects.create(subscription=subscription, key="milestone:no_such_milestone")
+    event_record(shipment=shipment, code="out_for_delivery", occurred_at=timezone.now())
+    summary = deliver()
+    assert (summary.sent, summary.failed) == (1, 1)
+    assert EmailNotification.objects.get(key="milestone:no_such_milestone").status == "failed"
+    assert [m["Subject"] for m in smtp_server.messages] == [f"Shipment {shipment.display_number}: Out for delivery"]
