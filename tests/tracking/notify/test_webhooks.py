@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 from django.utils import timezone, translation
 from django_tasks_db.models import DBTaskResult
 
@@ -226,3 +227,9 @@ def test_the_worker_schedules_its_own_retry_and_cleans_up_its_guard(receiver, ti
     assert [r["status"] for r in receiver.requests] == [500, 200]
     assert WebhookDelivery.objects.get().status == "sent"
     assert not DBTaskResult.objects.filter(task_path=TASK_PATH, status="READY").exists()
+
+
+def test_check_deploy_warns_when_the_loopback_switch_is_on(settings):
+    settings.PHOENIX_WEBHOOK_ALLOW_LOOPBACK = True
+    with pytest.raises(SystemCheckError, match="tracking.W001"):
+        call_command("check", "--deploy", "--fail-level", "WARNING", "--tag", "security")
