@@ -261,3 +261,21 @@ def test_a_row_that_cannot_be_rendered_fails_alone(smtp_server):
     assert (summary.sent, summary.failed) == (1, 1)
     assert EmailNotification.objects.get(key="milestone:no_such_milestone").status == "failed"
     assert [m["Subject"] for m in smtp_server.messages] == [f"Shipment {shipment.display_number}: Out for delivery"]
+
+
+def test_requests_are_rate_limited_per_client(client, settings):
+    settings.PHOENIX_NOTIFY_RATE_PER_IP = 2
+    shipments = [factories.shipment() for _i in range(3)]
+
+    def from_ip(shipment, ip):
+        return client.post(
+            f"/track/{shipment.tracking_number}/notify/",
+            {"email": "p@example.com", "topics": ["delivered"]},
+            HTTP_ACCEPT_LANGUAGE="en",
+            REMOTE_ADDR=ip,
+        )
+
+    assert [from_ip(s, "198.51.100.7").status_code for s in shipments] == [302, 302, 429]
+    response = from_ip(shipments[2], "198.51.100.7")
+    assert "Too many requests" in response.content.decode()
+    assert from_ip(shipments[2], "203.0.113.9").status_code == 302
