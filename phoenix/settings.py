@@ -72,6 +72,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django_tasks",
+    "django_tasks_db",
     "tracking",
     "phoenix.db",
 ]
@@ -207,3 +209,40 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
     },
 }
+
+# Notifications (docs/notifications.md): a background worker (`manage.py db_worker`) sends what
+# the scan-event path recorded as owed. E-mail goes through Amazon SES in production
+# (PHOENIX_EMAIL_BACKEND=ses, credentials from the instance role) and any SMTP server locally.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+_EMAIL_BACKENDS = {
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "ses": "django_ses.SESBackend",
+    "console": "django.core.mail.backends.console.EmailBackend",
+}
+_email_backend = env_str("PHOENIX_EMAIL_BACKEND", "console" if DEBUG else "smtp")
+if _email_backend not in _EMAIL_BACKENDS:
+    raise ImproperlyConfigured(
+        f"PHOENIX_EMAIL_BACKEND must be one of {', '.join(_EMAIL_BACKENDS)}, got {_email_backend!r}"
+    )
+EMAIL_BACKEND = _EMAIL_BACKENDS[_email_backend]
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+AWS_SES_REGION_NAME = env_str("AWS_SES_REGION_NAME", env_str("AWS_REGION", "us-east-1"))
+if env_str("AWS_SES_REGION_ENDPOINT_URL"):  # tests: moto on loopback
+    AWS_SES_REGION_ENDPOINT_URL = env_str("AWS_SES_REGION_ENDPOINT_URL")
+DEFAULT_FROM_EMAIL = env_str("PHOENIX_FROM_EMAIL", "QualityPost <avisos@qualitypost.mx>")
+# Absolute links in e-mails (the worker has no request to build them from).
+PHOENIX_SITE_URL = env_str("PHOENIX_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Seconds a worker holds a claimed notification before another worker may take it over.
+PHOENIX_NOTIFY_LEASE_SECONDS = env_int("PHOENIX_NOTIFY_LEASE_SECONDS", 300)
+# Subscription requests allowed per hour, per shipment and per client IP.
+PHOENIX_NOTIFY_RATE_PER_SHIPMENT = env_int("PHOENIX_NOTIFY_RATE_PER_SHIPMENT", 5)
+PHOENIX_NOTIFY_RATE_PER_IP = env_int("PHOENIX_NOTIFY_RATE_PER_IP", 20)
+# Webhook URLs must be HTTPS to a public address. Only tests and local stacks set this, to
+# allow http:// to 127.0.0.1 (never any other private address).
+PHOENIX_WEBHOOK_ALLOW_LOOPBACK = env_bool("PHOENIX_WEBHOOK_ALLOW_LOOPBACK")
+PHOENIX_WEBHOOK_TIMEOUT = env_int("PHOENIX_WEBHOOK_TIMEOUT", 10)

@@ -3,5 +3,6 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("", include("tracking.urls_notify")),
     path("", include("tracking.urls")),
 ]

@@ -19,6 +19,7 @@ from tracking.models import (
     Shipment,
     TrackingEvent,
 )
+from tracking.notifications import notifications_owed, state_before
 
 MAX_NUMBER_ATTEMPTS = 5
 
@@ -122,8 +123,11 @@ def event_record(
             partner_event_id=partner_event_id,
             created_by=created_by,
         )
+        before = state_before(locked)
         changed = milestones.apply_event(locked, event)
         if changed:
             locked.save(update_fields=[*changed, "updated_at"])
+        # What the event owes subscribers and partner webhooks, committed with the event.
+        notifications_owed(shipment=locked, steps=[before.step(event, locked)])
     shipment.refresh_from_db()
     return event
