@@ -123,7 +123,6 @@ def _tracking_projection(shipment: Shipment, events: list[TrackingEvent], contac
         "destination_postal_code": shipment.destination_postal_code,
         "recipient": _contact(contacts.get(Contact.Role.RECIPIENT)),
         "sender": _contact(contacts.get(Contact.Role.SENDER)),
-        "proof_of_delivery": [],
         "events": [
             {
                 "occurred_at": e.occurred_at,
