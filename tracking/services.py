@@ -391,7 +391,7 @@ def _event_clean(index: int, raw, now: datetime) -> tuple[_Event | None, dict[st
         try:
             number = numbers.parse(number)
         except numbers.InvalidTrackingNumber as exc:
-            errors["tracking_number"] = [_number_message(number, exc.reason)]
+            errors["tracking_number"] = [tracking_number_message(number, exc.reason)]
 
     code = text("code", 32)
     milestone = text("milestone", 32)
@@ -451,7 +451,8 @@ def _occurred_at_clean(value, now: datetime, errors: dict) -> datetime | None:
     return value
 
 
-def _number_message(value: str, reason: str) -> str:
+def tracking_number_message(value: str, reason: str) -> str:
+    """Return why ``value`` is not a tracking number, for people (``reason`` from numbers.parse)."""
     if reason == "check_digit":
         return f"{value} has a wrong check digit: it was probably mistyped."
     return f"{value} is not a tracking number (QP followed by 12 digits)."
