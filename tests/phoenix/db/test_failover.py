@@ -13,6 +13,12 @@ def number(live_app):
     return live_app.seed(2)[0]
 
 
+@pytest.fixture(autouse=True)
+def writer_accepts_writes(live_app, number):
+    """Start each test with the app writing again (it avoids a failed writer for a second)."""
+    assert _write_until_accepted(live_app.client(), number).status == 200
+
+
 def _write(client, number: str, api: bool = False):
     prefix = "/api" if api else ""
     return client.post(f"{prefix}/_live/shipments/{number}/reference", {"reference": f"REF-{secrets.token_hex(4)}"})
@@ -89,3 +95,25 @@ def test_a_read_only_writer_gets_503_and_writes_resume_once_it_is_writable(live_
     assert page.status == 200
     assert _write_until_accepted(client, number).status == 200  # same endpoint, no restart
     assert live_app.process.poll() is None
+
+
+def test_with_the_writer_down_staff_can_still_read_the_admin(live_app, number):
+    staff = live_app.admin_client()
+    live_app.wait_replica()  # the session row is on the replica too
+    staff.drop_cookie("phoenix_pin")
+    with live_app.endpoint_down(live_app.writer):
+        changelist = staff.get("/admin/tracking/shipment/")
+    assert changelist.status == 200
+    assert number in changelist.body
+
+
+def test_with_the_writer_down_a_page_that_changes_the_session_still_answers(live_app):
+    client = live_app.client()
+    assert client.get("/_live/session").json() == {"visits": 1}
+    live_app.wait_replica()
+    client.drop_cookie("phoenix_pin")
+    with live_app.endpoint_down(live_app.writer):
+        response = client.get("/_live/session")
+    assert response.status == 200
+    assert response.json() == {"visits": 2}  # served; the session could not be saved, and that is all
+    assert any("session not saved" in r.get("message", "") for r in live_app.log_records())
