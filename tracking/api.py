@@ -51,7 +51,6 @@ def _errors(*codes: int) -> dict:
         401: "Missing, unknown or disabled token.",
         403: "The partner is disabled.",
         404: "Not found.",
-        409: "A request with this Idempotency-Key is still being processed.",
         413: "The request body is too large.",
         415: "The body is not JSON (send Content-Type: application/json).",
         422: "The Idempotency-Key was used with a different body.",
@@ -233,7 +232,7 @@ def tracking_list(request) -> Response:
             resource_type_field_name=None,
             many=False,
         ),
-        **_errors(400, 401, 403, 409, 413, 415, 422, 429),
+        **_errors(400, 401, 403, 413, 415, 422, 429),
     },
     tags=["shipments"],
 )
