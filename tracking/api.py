@@ -59,6 +59,22 @@ def _errors(*codes: int) -> dict:
     return {code: OpenApiResponse(ERRORS, description=descriptions[code]) for code in codes}
 
 
+# Response headers of the errors, documented on every operation.
+ERROR_HEADERS = [
+    OpenApiParameter(
+        "Retry-After",
+        int,
+        OpenApiParameter.HEADER,
+        response=[429],
+        required=True,
+        description="Seconds to wait before retrying.",
+    ),
+    OpenApiParameter(
+        "WWW-Authenticate", str, OpenApiParameter.HEADER, response=[401], required=True, description="Always `Token`."
+    ),
+]
+
+
 def _partner(request):
     return request.auth.partner if request.auth is not None else None
 
@@ -144,6 +160,7 @@ def _contact(contact: Contact | None) -> dict | None:
 
 @extend_schema(
     operation_id="tracking_retrieve",
+    parameters=ERROR_HEADERS,
     auth=[{"partnerToken": []}, {}],
     summary="Track one shipment",
     description="The public projection; with the token of the partner that created the shipment, also `private`.",
@@ -211,13 +228,14 @@ def tracking_list(request) -> Response:
     "Send an `Idempotency-Key` header to make retries safe: a retry with the same key and body "
     "answers the first answer again and creates nothing.",
     parameters=[
+        *ERROR_HEADERS,
         OpenApiParameter(
             "Idempotency-Key",
             str,
             OpenApiParameter.HEADER,
             required=False,
             description="1 to 100 printable ASCII characters, unique per request you mean.",
-        )
+        ),
     ],
     request=PolymorphicProxySerializer(
         component_name="ShipmentCreateRequest",
@@ -340,6 +358,7 @@ def _shipment_created(request, shipment: Shipment) -> dict:
 
 @extend_schema(
     operation_id="events_create",
+    parameters=ERROR_HEADERS,
     summary="Post up to 500 scan events",
     description="Every item is answered `accepted`, `duplicate` (its id was sent before: nothing changes) "
     "or `rejected` (with errors by field). Events older than the current milestone join the timeline "

@@ -324,16 +324,6 @@ def _events_insert(partner, events, shipment_ids, facility_ids, source, now) -> 
         if not rows:
             return statuses
         TrackingEvent.objects.using(WRITER).bulk_create(rows)
-        if any(row.pk is None for row in rows):
-            # MySQL (Aurora) returns no ids from a bulk insert (MariaDB does); hooks that record
-            # rows pointing at these events need them.
-            ids = dict(
-                TrackingEvent.objects.using(WRITER)
-                .filter(partner=partner, partner_event_id__in=[row.partner_event_id for row in rows])
-                .values_list("partner_event_id", "pk")
-            )
-            for row in rows:
-                row.pk = ids.get(row.partner_event_id)
 
         changed_fields: set[str] = set()
         changed_shipments: dict[int, Shipment] = {}
