@@ -55,6 +55,7 @@ def _errors(*codes: int) -> dict:
         415: "The body is not JSON (send Content-Type: application/json).",
         422: "The Idempotency-Key was used with a different body.",
         429: "Too many requests: wait for Retry-After seconds.",
+        503: "The database is unavailable (phoenix/db): retry after Retry-After seconds.",
     }
     return {code: OpenApiResponse(ERRORS, description=descriptions[code]) for code in codes}
 
@@ -164,7 +165,7 @@ def _contact(contact: Contact | None) -> dict | None:
     auth=[{"partnerToken": []}, {}],
     summary="Track one shipment",
     description="The public projection; with the token of the partner that created the shipment, also `private`.",
-    responses={200: serializers.TrackingSerializer, **_errors(400, 401, 403, 404, 429)},
+    responses={200: serializers.TrackingSerializer, **_errors(400, 401, 403, 404, 429, 503)},
     tags=["tracking"],
 )
 @api_view(["GET"])
@@ -187,7 +188,7 @@ def tracking_detail(request, number: str) -> Response:
     parameters=[
         OpenApiParameter("numbers", str, required=True, description="Up to 25 tracking numbers, separated by commas.")
     ],
-    responses={200: serializers.TrackingListSerializer, **_errors(400, 401, 403, 429)},
+    responses={200: serializers.TrackingListSerializer, **_errors(400, 401, 403, 429, 503)},
     tags=["tracking"],
 )
 @api_view(["GET"])
@@ -250,7 +251,7 @@ def tracking_list(request) -> Response:
             resource_type_field_name=None,
             many=False,
         ),
-        **_errors(400, 401, 403, 413, 415, 422, 429),
+        **_errors(400, 401, 403, 413, 415, 422, 429, 503),
     },
     tags=["shipments"],
 )
@@ -364,7 +365,7 @@ def _shipment_created(request, shipment: Shipment) -> dict:
     "or `rejected` (with errors by field). Events older than the current milestone join the timeline "
     "without moving it back.",
     request=serializers.EventsInSerializer,
-    responses={200: serializers.EventsResultSerializer, **_errors(400, 401, 403, 413, 415, 429)},
+    responses={200: serializers.EventsResultSerializer, **_errors(400, 401, 403, 413, 415, 429, 503)},
     tags=["events"],
 )
 @api_view(["POST"])
