@@ -4,5 +4,6 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("tracking.urls_notify")),
+    path("api/", include("tracking.api_urls")),
     path("", include("tracking.urls")),
 ]

@@ -57,3 +57,12 @@ def subscription(shipment: Shipment, *, email: str = "someone@example.com", topi
         topics=list(topics or notifications.DEFAULT_TOPICS),
         **{**defaults, **fields},
     )
+
+
+def partner_token(partner_obj: Partner | None = None, name: str = "") -> tuple[Partner, str]:
+    """Return a partner and a fresh API key for it."""
+    from tracking.services import partner_token_create
+
+    partner_obj = partner_obj or partner()
+    _, key = partner_token_create(partner=partner_obj, name=name)
+    return partner_obj, key

@@ -1,5 +1,7 @@
 """The scan-event path records what is owed in the event's own transaction, once."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import transaction
 from django.utils import timezone
@@ -77,3 +79,35 @@ def test_bulk_ingest_owes_for_many_shipments_in_a_fixed_number_of_queries(settin
             notifications_owed_many(changes=list(steps.items()))
     assert EmailNotification.objects.count() == 5
     assert WebhookDelivery.objects.count() == 5
+
+
+def test_bulk_ingest_records_what_its_events_owe_once(settings):
+    """The API's bulk path (events_ingest) feeds the same outbox as event_record."""
+    from tracking.services import events_ingest
+
+    shipment = shipment_with_listeners(settings, ["scan", "milestone"])
+    now = timezone.now()
+    items = [
+        {
+            "id": "hub-1",
+            "tracking_number": shipment.tracking_number,
+            "milestone": "in_transit",
+            "occurred_at": now.isoformat(),
+        },
+        {
+            "id": "hub-2",
+            "tracking_number": shipment.tracking_number,
+            "milestone": "out_for_delivery",
+            "occurred_at": (now + timedelta(minutes=5)).isoformat(),
+        },
+    ]
+    results = events_ingest(partner=shipment.partner, items=items)
+    assert [r["status"] for r in results] == ["accepted", "accepted"]
+    stored = set(TrackingEvent.objects.filter(partner_event_id__in=["hub-1", "hub-2"]).values_list("pk", flat=True))
+    assert set(WebhookDelivery.objects.values_list("event_id", flat=True)) == stored
+    assert list(EmailNotification.objects.values_list("key", flat=True)) == ["milestone:out_for_delivery"]
+
+    replay = events_ingest(partner=shipment.partner, items=items)
+    assert [r["status"] for r in replay] == ["duplicate", "duplicate"]
+    assert WebhookDelivery.objects.count() == 2
+    assert EmailNotification.objects.count() == 1
