@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: run test lint format deps test-deps migrations-check clean
+.PHONY: run test lint format deps test-deps migrations-check clean stack stack-stop drills
 
 ## run: install what is missing, migrate the embedded SQLite database, seed demo data, serve on :8000
 run: deps
@@ -41,6 +41,20 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt deploy/local/bootstrap
 
 test-deps: deps
 	deploy/local/bootstrap.sh test
+
+## stack: local HA stack (writer+replica, HAProxy endpoints and ALB, two gunicorn instances); see docs/stack.md
+stack: deps
+	deploy/local/bootstrap.sh stack
+	deploy/local/stack.sh start
+
+## stack-stop: stop the stack `make stack` started and remove its directory (.stack/)
+stack-stop:
+	deploy/local/stack.sh stop
+
+## drills: fault drills under load on a throw-away stack; writes docs/reliability.md
+drills: deps
+	deploy/local/bootstrap.sh stack
+	$(PY) deploy/local/drills.py --report docs/reliability.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis staticfiles
