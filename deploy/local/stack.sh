@@ -19,6 +19,7 @@
 #   deploy/local/stack.sh app-kill az-a|az-b [DIR]    SIGKILL one gunicorn instance (a zone lost)
 #   deploy/local/stack.sh app-start az-a|az-b [DIR]   start it again
 #
+# PHOENIX_STACK_EXTRA_ENV="NAME=value ..." adds settings to the instances' environment.
 # deploy/local/failover.sh [DIR] swaps the writer and the replica, as an Aurora failover does.
 # DIR defaults to $PHOENIX_STACK_DIR or .stack/ in the repository. Every port is picked free at
 # start and written to DIR/stack.env, so several stacks (and the test suite) can run side by side.
@@ -29,7 +30,7 @@ repo="$(cd "$here/../.." && pwd)"
 python="$repo/.venv/bin/python"
 
 die() { echo "stack.sh: $*" >&2; exit 1; }
-usage() { sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 command="${1:-}"
 [ -n "$command" ] || usage
@@ -109,6 +110,7 @@ frontend alb
     mode http
     bind 127.0.0.1:$PHOENIX_ALB_PORT
     timeout client 60s
+    option forwardfor
     default_backend app
 
 backend app
@@ -242,12 +244,17 @@ DJANGO_SECURE_COOKIES=0
 DJANGO_HSTS_SECONDS=0
 PHOENIX_MEDIA_ROOT=$dir/media
 EOF
+    # Extra settings for the instances, e.g. the drills lift the per-IP lookup budget (their load
+    # comes from one address, as if the WAF allow-listed the load generator).
+    local extra
+    for extra in ${PHOENIX_STACK_EXTRA_ENV:-}; do echo "$extra" >>"$dir/app.env"; done
     chmod 600 "$dir/app.env"
 
     write_haproxy_config
     start_haproxy
 
     manage migrate --no-input -v0
+    manage collectstatic --no-input -v0
     manage seed_demo --shipments "${PHOENIX_STACK_SHIPMENTS:-300}" --seed 8 --quiet >"$dir/seed.txt"
     local password
     password="$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"
