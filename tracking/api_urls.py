@@ -1,4 +1,7 @@
+from functools import wraps
+
 from django.urls import path, re_path
+from django.utils import translation
 from django.views.decorators.http import require_GET
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
@@ -28,13 +31,24 @@ def _docs_view():
     return require_GET(docs)
 
 
+def english(view):
+    """Answer in English whatever the browser language: machines read these messages."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        with translation.override("en"):
+            return view(request, *args, **kwargs)
+
+    return wrapped
+
+
 urlpatterns = [
-    path("v1/tracking/<str:number>", api.tracking_detail, name="tracking-detail"),
-    path("v1/tracking", api.tracking_list, name="tracking-list"),
-    path("v1/shipments", api.shipments_create, name="shipments"),
-    path("v1/events", api.events_create, name="events"),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", _docs_view(), name="docs"),
+    path("v1/tracking/<str:number>", english(api.tracking_detail), name="tracking-detail"),
+    path("v1/tracking", english(api.tracking_list), name="tracking-list"),
+    path("v1/shipments", english(api.shipments_create), name="shipments"),
+    path("v1/events", english(api.events_create), name="events"),
+    path("schema/", english(SpectacularAPIView.as_view()), name="schema"),
+    path("docs/", english(_docs_view()), name="docs"),
     # Anything else under /api/ answers a JSON 404, never an HTML page.
-    re_path(r"", api.not_found),
+    re_path(r"", english(api.not_found)),
 ]

@@ -179,7 +179,7 @@ def partner_token_find(key: str) -> PartnerToken | None:
 
     One query. A malformed key returns None without touching the database.
     """
-    parts = key.split("_")
+    parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != "phx" or len(parts[1]) != 2 * TOKEN_PREFIX_BYTES:
         return None
     token = PartnerToken.objects.using(WRITER).select_related("partner").filter(prefix=parts[1]).first()
