@@ -291,8 +291,7 @@ EOF
 
 do_stop() {
     [ -d "$dir" ] || return 0
-    app_kill az-a TERM
-    app_kill az-b TERM
+    # The front first: its keep-alive connections would hold gunicorn's graceful stop.
     if [ -f "$dir/haproxy.pid" ]; then
         local pid
         pid="$(cat "$dir/haproxy.pid")"
@@ -300,6 +299,8 @@ do_stop() {
         for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$pid" 2>/dev/null || true
     fi
+    app_kill az-a TERM
+    app_kill az-b TERM
     "$here/cluster.sh" stop "$dir/cluster"
     rm -rf "$dir"
 }
