@@ -64,11 +64,12 @@ class Record:
     event_id: str = ""
     acknowledged: bool = False  # writes: a 2xx that says the write was taken
     stale: bool = False  # reads of one's own write that did not show it
+    missed: bool = False  # control reads by another client that did not show the write yet
     detail: str = ""
 
     @property
     def is_get(self) -> bool:
-        return self.kind in ("page", "lookup", "staff_read", "partner_read")
+        return self.kind in ("page", "lookup", "staff_read", "partner_read", "control_read")
 
     @property
     def failed(self) -> bool:
@@ -457,6 +458,12 @@ class Load:
             record.stale = True
             record.detail = f"event {event['id']} missing from the read-back"
         self._record(record)
+        # Control: another client (the shop, which never writes) reads the same shipment. During
+        # the lag drill it should miss the event: that shows the lag was real and the check works.
+        headers = {"Authorization": f"Token {self.data['shop_token']}", "Accept": "application/json"}
+        record, _headers, text = self._timed("control_read", "GET", f"/api/v1/tracking/{number}", headers=headers)
+        record.missed = record.status == 200 and not _shows_event(text, event)
+        self._record(record)
 
     # -- a staff user changes a facility in the admin and reads the change page back at once
     def staff(self, rng, state):
@@ -644,6 +651,8 @@ def count(stack: Stack, drill: Drill) -> dict:
         "staff_writes": sum(1 for r in records if r.kind == "staff_write" and r.acknowledged),
         "own_reads": sum(1 for r in records if r.kind in ("staff_read", "partner_read") and r.status == 200),
         "stale_own_reads": sum(1 for r in records if r.stale),
+        "control_reads": sum(1 for r in records if r.kind == "control_read" and r.status == 200),
+        "control_missed": sum(1 for r in records if r.missed),
         "resume_seconds": resume,
         "longest_write_gap": round(max(gaps), 2) if gaps else None,
         "latency_p50": _percentile([r.latency for r in records], 50),
@@ -752,6 +761,11 @@ def report(drills: list[Drill], *, quick: bool, elapsed: float, started: datetim
         lines.append(
             f"- GETs failed by status: {f['failed_get_statuses'] or 'none'}; staff changes saved: {f['staff_writes']}; "
             f"reads of one's own writes: {f['own_reads']}, stale: {f['stale_own_reads']}"
+        )
+        lines.append(
+            f"- control: right after each partner event another client (no pin) read the shipment "
+            f"{f['control_reads']} times and did not see the event yet {f['control_missed']} times "
+            "(expected only while the replica lags: it shows the lag was real and the check can fail)"
         )
         lines.append(f"- latency p50 {f['latency_p50']} s, p99 {f['latency_p99']} s (status 0 = no answer)")
         for note in d.notes:

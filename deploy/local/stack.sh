@@ -122,6 +122,9 @@ backend app
     http-check expect status 200
     retries 3
     retry-on conn-failure empty-response junk-response response-timeout
+    # Only idempotent requests are replayed once sent; a POST is retried only when it never
+    # reached an instance (connection refused), else its client retries with the same event id.
+    http-request disable-l7-retry unless { method GET HEAD OPTIONS }
     option redispatch 1
     default-server check inter 1s fall 2 rise 2
     server az-a 127.0.0.1:$PHOENIX_AZ_A_PORT
