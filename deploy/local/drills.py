@@ -85,6 +85,7 @@ class Drill:
     moves: list[float] = field(default_factory=list)  # epoch times the cluster endpoint moved
     notes: list[str] = field(default_factory=list)
     figures: dict = field(default_factory=dict)
+    app_log: dict[str, int] = field(default_factory=dict)  # warnings and errors the instances logged
 
 
 class Stopped(Exception):
@@ -186,6 +187,43 @@ class Stack:
                 return
             time.sleep(0.5)
         raise RuntimeError("the ALB does not see both instances up again")
+
+
+APP_LOG_LEVELS = ("WARNING", "ERROR", "CRITICAL")
+
+
+def app_log_offsets(stack: Stack) -> dict[Path, int]:
+    logs = [stack.dir / name / "gunicorn.log" for name in ("az-a", "az-b")]
+    return {log: log.stat().st_size if log.exists() else 0 for log in logs}
+
+
+def app_log_problems(offsets: dict[Path, int]) -> dict[str, int]:
+    """Return the warnings and errors both instances logged since ``offsets``, counted."""
+    problems: dict[str, int] = {}
+    for log, offset in offsets.items():
+        if not log.exists():
+            continue
+        with log.open("rb") as handle:
+            handle.seek(min(offset, log.stat().st_size))
+            text = handle.read().decode("utf-8", "replace")
+        for line in text.splitlines():
+            summary = ""
+            if line.startswith("{"):
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                if entry.get("level") not in APP_LOG_LEVELS:
+                    continue
+                summary = f"{entry.get('level')} {entry.get('logger')}: {entry.get('message', '')}"
+                if entry.get("exc_info"):
+                    summary += " | " + entry["exc_info"].strip().splitlines()[-1]
+            elif any(f"[{level}]" in line for level in APP_LOG_LEVELS):
+                summary = re.sub(r"^\[[^]]*\] \[\d+\] ", "", line)
+            if summary:
+                summary = re.sub(r"drill-[0-9a-f]{32}|QP\d{12}|\b\d{5,}\b", "…", summary)[:300]
+                problems[summary] = problems.get(summary, 0) + 1
+    return problems
 
 
 def _read_env(path: Path) -> dict:
@@ -566,6 +604,7 @@ def prepare(stack: Stack) -> dict:
 def run_drill(stack: Stack, data: dict, drill: Drill, *, scale: float, phase: float, budget: list[int]) -> None:
     """Load on, settle, break, wait, mend, settle, load off, then count."""
     print(f"drill {drill.number}: {drill.title}", file=sys.stderr, flush=True)
+    offsets = app_log_offsets(stack)
     load = Load(stack, data, scale=scale, budget=budget)
     load.start()
     try:
@@ -604,6 +643,7 @@ def run_drill(stack: Stack, data: dict, drill: Drill, *, scale: float, phase: fl
         drill.notes.append(load.staff_error)
     stack.wait_replica_caught_up()
     drill.figures = count(stack, drill)
+    drill.app_log = app_log_problems(offsets)
 
 
 def count(stack: Stack, drill: Drill) -> dict:
@@ -773,6 +813,9 @@ def report(drills: list[Drill], *, quick: bool, elapsed: float, started: datetim
         for example in f["examples"]:
             quoted = example.replace("`", "'")
             lines.append(f"- example: `{quoted}`")
+        for message, times in sorted(d.app_log.items(), key=lambda item: -item[1])[:6]:
+            quoted = message.replace("`", "'")
+            lines.append(f"- the instances logged {times} x `{quoted}`")
         for target, met, figure in verdicts(d):
             if not met:
                 lines.append(f"- **missed: {target}** ({figure}); see the examples above and the report's notes")
@@ -853,6 +896,7 @@ def main(argv=None) -> int:
                             "name": d.name,
                             "figures": d.figures,
                             "notes": d.notes,
+                            "app_log": d.app_log,
                             "verdicts": verdicts(d),
                             "records": [asdict(r) for r in d.records],
                         }
