@@ -3,6 +3,15 @@ from urllib.parse import urlparse
 
 import MySQLdb
 import pytest
+from django.conf import settings
+
+# Inside this process the `reader` alias is the writer's test database on the writer server (a
+# true mirror), so that tests and live_server pages never race replication. Tests about the real
+# replica use `replica_connection`, or the app that tests/live.py runs against both servers.
+if "reader" in settings.DATABASES:
+    settings.DATABASES["reader"].update(
+        {key: settings.DATABASES["default"][key] for key in ("HOST", "PORT", "USER", "PASSWORD")}
+    )
 
 
 @pytest.fixture

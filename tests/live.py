@@ -17,7 +17,8 @@ does, on loopback:
 - ``stop()`` stops gunicorn and the endpoints and drops the database.
 
 Helpers: ``client()`` (an HTTP client with a cookie jar and an HTML form parser),
-``manage(...)`` (run a management command against the live database), ``writer_sql`` /
+``second_instance()`` (another gunicorn on the same database and endpoints, as the
+second Availability Zone), ``manage(...)`` (run a management command against the live database), ``writer_sql`` /
 ``replica_sql`` (root statements), ``replication_stopped()`` (stop the replica's SQL thread:
 lag), ``writer_read_only()`` (SET GLOBAL read_only=1 as a demoted Aurora writer),
 ``com_select()`` (each server's own count of SELECT statements), ``wait_replica()``.
@@ -182,7 +183,7 @@ class Client:
         if method == "POST" and self.cookie("csrftoken"):
             headers.setdefault("X-CSRFToken", self.cookie("csrftoken"))
         for _hop in range(10):
-            request = urllib.request.Request(url, data=body, method=method, headers=headers)
+            request = urllib.request.Request(url, data=body, method=method, headers=headers)  # noqa: S310 - loopback http
             try:
                 with self._opener.open(request, timeout=60) as raw:
                     response = Response(raw.status, dict(raw.headers.items()), raw.read().decode(), url)
@@ -303,6 +304,7 @@ class LiveApp:
     base_url: str = ""
     env: dict = field(default_factory=dict)
     process: subprocess.Popen | None = None
+    processes: list[subprocess.Popen] = field(default_factory=list)
     superuser: tuple[str, str] = ("admin", "")
 
     # Life cycle ---------------------------------------------------------------------------
@@ -355,35 +357,49 @@ class LiveApp:
         environment.update(extra)
         return environment
 
-    def _start_gunicorn(self, port: int) -> None:
-        self.log_path = self.workdir / "app.log"
-        log = self.log_path.open("wb")
+    def _start_gunicorn(self, port: int, name: str = "app") -> subprocess.Popen:
+        log_path = self.workdir / f"{name}.log"
+        if name == "app":
+            self.log_path = log_path
         command = [
             sys.executable, "-m", "gunicorn", "phoenix.wsgi",
             "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread", "--workers", "1", "--threads", "4",
             "--timeout", "60", "--graceful-timeout", "5",
         ]  # fmt: skip
-        self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.processes.append(process)
+        if name == "app":
+            self.process = process
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.process.returncode}:\n{self.log()}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(self.base_url + "/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        return
+            if process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{log_path.read_text()}")
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer,
+            ):
+                if answer.status == 200:
+                    return process
             time.sleep(0.1)
-        raise RuntimeError(f"gunicorn did not answer /healthz within 60 s:\n{self.log()}")
+        raise RuntimeError(f"gunicorn did not answer /healthz within 60 s:\n{log_path.read_text()}")
+
+    def second_instance(self) -> str:
+        """Start another gunicorn on the same database (the other Availability Zone); return its URL."""
+        port = free_port()
+        self._start_gunicorn(port, name=f"instance-{len(self.processes) + 1}")
+        return f"http://127.0.0.1:{port}"
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
             try:
-                self.process.wait(timeout=15)
+                process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+                process.kill()
+                process.wait(timeout=5)
         for endpoint in (self.writer, self.reader):
             endpoint.close()
         with contextlib.suppress(MySQLdb.Error):

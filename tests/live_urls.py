@@ -8,5 +8,6 @@ urlpatterns = [
     path("_live/shipments/<str:number>", live_views.reference_read),
     path("_live/shipments/<str:number>/reference", live_views.reference_write),
     path("api/_live/shipments/<str:number>/reference", live_views.reference_write),
+    path("_live/session", live_views.session_touch),
     path("", include("phoenix.urls")),
 ]

@@ -10,12 +10,16 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from phoenix.db import use_writer
+from phoenix.db.pinning import pin_key
 from tracking.models import Shipment
 
 
 @require_GET
 def reference_read(request: HttpRequest, number: str) -> JsonResponse:
-    """Return the reference as the routing reads it (``?use_writer=1`` inside use_writer())."""
+    """Return the reference as the routing reads it (``?use_writer=1`` inside use_writer(),
+    ``?key=K`` declares the client identity K with pin_key())."""
+    if request.GET.get("key"):
+        pin_key(request, request.GET["key"])
     if request.GET.get("use_writer"):
         with use_writer():
             shipment = Shipment.objects.get(tracking_number=number)
@@ -27,8 +31,13 @@ def reference_read(request: HttpRequest, number: str) -> JsonResponse:
 @csrf_exempt
 @require_POST
 def reference_write(request: HttpRequest, number: str) -> JsonResponse:
-    """Change the reference (through the ORM, or a raw cursor with ``raw=1``), then read it back."""
+    """Change the reference (through the ORM, or a raw cursor with ``raw=1``), then read it back.
+
+    ``key=K`` declares the client identity K with pin_key().
+    """
     reference = request.POST["reference"]
+    if request.POST.get("key"):
+        pin_key(request, request.POST["key"])
     if request.POST.get("raw"):
         with connections["default"].cursor() as cursor:
             cursor.execute(
@@ -38,3 +47,10 @@ def reference_write(request: HttpRequest, number: str) -> JsonResponse:
         Shipment.objects.filter(tracking_number=number).update(reference=reference)
     read_back = Shipment.objects.get(tracking_number=number).reference
     return JsonResponse({"reference": read_back})
+
+
+@require_GET
+def session_touch(request: HttpRequest) -> JsonResponse:
+    """Read a page that also changes the session (as "recently viewed" lists do)."""
+    request.session["visits"] = request.session.get("visits", 0) + 1
+    return JsonResponse({"visits": request.session["visits"]})

@@ -33,18 +33,14 @@ def is_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, WriterUnavailable) or (isinstance(exc, DatabaseError) and is_lost(exc))
 
 
-def unavailable_response(request: HttpRequest) -> HttpResponse:
+def unavailable_response(request: HttpRequest, exc: BaseException | None = None) -> HttpResponse:
     """Return a 503 with Retry-After: JSON under /api/, a short HTML page elsewhere."""
     if request.path_info.startswith("/api/"):
-        response = JsonResponse(
-            {
-                "error": {
-                    "code": "writer_unavailable",
-                    "message": "The database cannot take writes right now; retry after a few seconds.",
-                }
-            },
-            status=503,
-        )
+        if exc is None or isinstance(exc, WriterUnavailable):
+            error = {"code": "writer_unavailable", "message": "Changes cannot be saved right now; retry shortly."}
+        else:  # the reader failed and the writer could not stand in (both are down)
+            error = {"code": "database_unavailable", "message": "The database is unavailable; retry shortly."}
+        response = JsonResponse({"error": error}, status=503)
     else:
         response = HttpResponse(render_to_string("phoenix_db/unavailable.html"), status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
@@ -96,7 +92,7 @@ class DatabaseRoutingMiddleware:
             if pinning.cookie_is_valid(request.COOKIES.get(pinning.COOKIE_NAME)):
                 state.pin(state.COOKIE)
             response = self.get_response(request)
-            if current.wrote:
+            if current.wrote and pinning.enabled():
                 pinning.set_cookie(response)
                 if current.pin_keys:
                     pinning.mark_keys(current.pin_keys)
@@ -122,7 +118,7 @@ class DatabaseRoutingMiddleware:
         if not is_unavailable(exception):
             return None
         logger.warning("database unavailable for %s %s: %s", request.method, request.path, exception)
-        return unavailable_response(request)
+        return unavailable_response(request, exception)
 
 
 class SessionMiddleware(DjangoSessionMiddleware):
@@ -132,10 +128,24 @@ class SessionMiddleware(DjangoSessionMiddleware):
     def process_response(self, request, response):
         try:
             return super().process_response(request, response)
-        except DatabaseError as exc:
-            if not is_unavailable(exc):
+        except Exception as exc:
+            # Django reports a failed save as UpdateError -> SessionInterrupted (400); look for
+            # the database failure underneath.
+            cause = _unavailable_cause(exc)
+            if cause is None:
                 raise
             if request.method in SAFE_METHODS and response.status_code < 500:
-                logger.warning("session not saved, the writer is unavailable: %s", exc)
+                logger.warning("session not saved, the writer is unavailable: %s", cause)
                 return response
-            return unavailable_response(request)
+            return unavailable_response(request, cause)
+
+
+def _unavailable_cause(exc: BaseException | None) -> BaseException | None:
+    """Return the "database not there" failure in ``exc``'s chain, if there is one."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if is_unavailable(exc):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
