@@ -14,6 +14,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from phoenix.db.pinning import pin_key
 from tracking.services import WRITER, partner_token_find
 
 logger = logging.getLogger(__name__)
@@ -39,11 +40,7 @@ class PartnerPrincipal:
 
 
 def pin_partner(request, partner) -> None:
-    """Declare the partner as the client of this request for read-your-writes routing."""
-    try:
-        from phoenix.db.pinning import pin_key
-    except ImportError:  # branch `routing` not merged yet: every read goes to the writer anyway
-        return
+    """Declare the partner as this request's client, so that it reads its own writes at once."""
     pin_key(request, f"partner:{partner.pk}")
 
 

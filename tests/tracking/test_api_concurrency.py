@@ -11,7 +11,7 @@ from tests import factories
 from tests.tracking.apitools import ApiClient
 from tracking.models import IdempotencyKey, Shipment, TrackingEvent
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 
 def _race(calls) -> list:
