@@ -3,7 +3,8 @@
 
 Run by deploy/userdata.sh at first boot and by phoenix-env-refresh.timer afterwards:
 
-    phoenix_env.py --output /etc/phoenix/env [--owner phoenix] [--reload UNIT ...]
+    phoenix_env.py --output /etc/phoenix/env [--password-file /etc/phoenix/db-password]
+                   [--owner phoenix] [--reload UNIT ...]
 
 Where to read from comes from the environment (deploy/userdata.sh writes it to
 /etc/phoenix/source.env):
@@ -19,9 +20,12 @@ Where to read from comes from the environment (deploy/userdata.sh writes it to
     PHOENIX_DB_NAME         default phoenix
     AWS_ENDPOINT_URL        honoured by boto3 (tests point it at a moto server on loopback)
 
-The file is replaced atomically with mode 0600. With --reload, the named systemd units are
-reloaded (gunicorn: graceful worker restart) only when the content changed; the exit status is
-0 either way, 1 with a one-line message when AWS or the input is wrong.
+Both files are replaced atomically with mode 0600. The password file holds the database
+password alone; the environment names it in PHOENIX_DB_PASSWORD_FILE, and the MySQL backend
+reads it for every new connection, so a rotated password reaches new connections without a
+restart. With --reload, the named systemd units are also reloaded (gunicorn: graceful worker
+restart, re-reading the environment file) when anything changed. The exit status is 0 whether
+or not anything changed, 1 with a one-line message when AWS or the input is wrong.
 """
 
 import argparse
@@ -77,9 +81,11 @@ def database_urls(secret: dict, *, writer: str, reader: str, port: str, name: st
     return urls
 
 
-def collect(session, env: dict[str, str]) -> dict[str, str]:
-    """Return the variables for the environment file, read from SSM and Secrets Manager."""
-    missing = [key for key in ("PHOENIX_SSM_PATH", "PHOENIX_DB_SECRET_ID", "PHOENIX_DB_WRITER_HOST") if not env.get(key)]
+def collect(session, env: dict[str, str]) -> tuple[dict[str, str], str]:
+    """Return the variables for the environment file and the database password."""
+    missing = [
+        key for key in ("PHOENIX_SSM_PATH", "PHOENIX_DB_SECRET_ID", "PHOENIX_DB_WRITER_HOST") if not env.get(key)
+    ]
     if missing:
         raise ConfigError(f"set {', '.join(missing)} (deploy/userdata.sh writes them to /etc/phoenix/source.env)")
     variables = ssm_variables(session.client("ssm"), env["PHOENIX_SSM_PATH"])
@@ -97,7 +103,7 @@ def collect(session, env: dict[str, str]) -> dict[str, str]:
             name=env.get("PHOENIX_DB_NAME") or "phoenix",
         )
     )
-    return variables
+    return variables, secret["password"]
 
 
 def render_env_file(variables: dict[str, str]) -> str:
@@ -153,27 +159,36 @@ def write_if_changed(path: Path, content: str, owner: str = "") -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output", type=Path, default=Path("/etc/phoenix/env"))
-    parser.add_argument("--owner", default="", help="user that owns the file (the service user)")
+    parser.add_argument(
+        "--password-file", type=Path, default=None, help="database password file (default: db-password beside --output)"
+    )
+    parser.add_argument("--owner", default="", help="user that owns the files (the service user)")
     parser.add_argument("--reload", nargs="*", default=[], metavar="UNIT", help="systemd units to reload on change")
     args = parser.parse_args(argv)
+    password_file = args.password_file or args.output.with_name("db-password")
 
     import boto3  # imported here so that gunicorn.conf.py can load this module without boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
         session = boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None)
-        content = render_env_file(collect(session, dict(os.environ)))
-        changed = write_if_changed(args.output, content, args.owner)
+        variables, password = collect(session, dict(os.environ))
+        variables["PHOENIX_DB_PASSWORD_FILE"] = str(password_file)
+        content = render_env_file(variables)
+        # The password first: new connections pick it up even before the services reload.
+        changed = write_if_changed(password_file, password + "\n", args.owner)
+        changed = write_if_changed(args.output, content, args.owner) or changed
     except ConfigError as exc:
         print(f"phoenix_env: {exc}", file=sys.stderr)
         return 1
     except (BotoCoreError, ClientError) as exc:
         print(f"phoenix_env: AWS refused or could not be reached: {exc}", file=sys.stderr)
         return 1
-    except (KeyError, LookupError) as exc:
+    except KeyError as exc:
         print(f"phoenix_env: unknown owner {args.owner!r}: {exc}", file=sys.stderr)
         return 1
-    print(f"phoenix_env: {args.output} {'updated' if changed else 'unchanged'} ({content.count(chr(10)) - 1} variables)")
+    state = "updated" if changed else "unchanged"
+    print(f"phoenix_env: {args.output} and {password_file} {state} ({len(variables)} variables)")
     if changed and args.reload:
         subprocess.run(["systemctl", "try-reload-or-restart", *args.reload], check=True)
     return 0

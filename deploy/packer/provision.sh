@@ -47,9 +47,12 @@ for unit in "$app"/deploy/systemd/*.service "$app"/deploy/systemd/*.timer; do
     name="$(basename "$unit")"
     install -m 0644 "$unit" "/etc/systemd/system/$name"
     if [[ "$name" == *.service ]]; then
-        # Enabled at bake time, started for real once the first boot has configured it.
+        # Enabled at bake time, started for real once the first boot has configured it; its
+        # output goes to a file that the CloudWatch agent ships and logrotate rotates.
         install -d "/etc/systemd/system/$name.d"
         printf '[Unit]\nConditionPathExists=/etc/phoenix/env\n' >"/etc/systemd/system/$name.d/10-configured.conf"
+        printf '[Service]\nStandardOutput=append:/var/log/phoenix/%s.log\nStandardError=inherit\n' "${name%.service}" \
+            >"/etc/systemd/system/$name.d/20-log-file.conf"
     fi
 done
 systemctl daemon-reload
@@ -71,9 +74,6 @@ cat >/etc/logrotate.d/phoenix <<'EOF'
     copytruncate
 }
 EOF
-install -d /etc/systemd/system/phoenix.service.d
-printf '[Service]\nStandardOutput=append:/var/log/phoenix/web.log\nStandardError=inherit\n' \
-    >/etc/systemd/system/phoenix.service.d/20-log-file.conf
 # userdata.sh replaces __PHOENIX_ENV__ with the environment name and starts the agent.
 install -m 0644 "$app/deploy/cloudwatch-agent.json" /opt/aws/amazon-cloudwatch-agent/etc/phoenix.json.template
 

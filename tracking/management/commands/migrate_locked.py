@@ -52,7 +52,9 @@ class Command(BaseCommand):
             cursor.execute("SELECT GET_LOCK(%s, 0)", [LOCK_NAME])
             (acquired,) = cursor.fetchone()
             if acquired != 1:
-                self.stdout.write(f"Another instance is migrating; waiting up to {timeout} s for the lock {LOCK_NAME!r}.")
+                self.stdout.write(
+                    f"Another instance is migrating; waiting up to {timeout} s for the lock {LOCK_NAME!r}."
+                )
                 logger.info("waiting for the migration lock %s", LOCK_NAME)
                 cursor.execute("SELECT GET_LOCK(%s, %s)", [LOCK_NAME, timeout])
                 (acquired,) = cursor.fetchone()
