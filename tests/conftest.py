@@ -22,3 +22,15 @@ def writer_root():
     connection = MySQLdb.connect(unix_socket=os.environ["PHOENIX_WRITER_SOCKET"], user="root", autocommit=True)
     yield connection
     connection.close()
+
+
+@pytest.fixture(autouse=True)
+def _static_files_without_manifest(settings):
+    """Resolve {% static %} without a collectstatic manifest: production uses WhiteNoise's
+    manifest storage, which needs `collectstatic`, while tests and the live server serve the
+    app's static files straight from the finders (tests/tracking/site/test_static.py covers
+    the production storage)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
