@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from tests import factories
-from tests.tracking.site.conftest import RECIPIENT, axe_violations
+from tests.tracking.site.conftest import RECIPIENT, axe_scan, axe_violations
 from tracking import numbers
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -152,3 +152,41 @@ def test_the_rate_limit_page_has_no_axe_violations(browser, live_server, page, s
     assert response.status == 429
     assert "Please wait a moment" in page.content()
     assert axe_violations(browser, live_server.url, unknown) == []
+
+
+def test_the_axe_scan_finds_violations_when_there_are_some(browser):
+    context = browser.new_context(bypass_csp=True)
+    try:
+        page = context.new_page()
+        page.set_content('<html><body><main><img src="parcel.png"><a href="/"></a></main></body></html>')
+        assert {"image-alt", "html-has-lang", "link-name"} <= {v["id"] for v in axe_scan(page)}
+    finally:
+        context.close()
+
+
+def test_the_admin_works_under_the_content_security_policy(browser, live_server, django_user_model):
+    django_user_model.objects.create_superuser("ops", "ops@example.com", "correct horse battery staple")
+    context = browser.new_context(base_url=live_server.url, locale="en-US")
+    page = context.new_page()
+    blocked = []
+    page.on(
+        "console", lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None
+    )
+    try:
+        page.goto("/admin/login/")
+        page.get_by_label("Username").fill("ops")
+        page.get_by_label("Password").fill("correct horse battery staple")
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url("**/admin/")
+        user = django_user_model.objects.get(username="ops")
+        response = page.goto(f"/admin/auth/user/{user.pk}/change/")
+        assert response.status == 200
+        assert "content-security-policy" in response.headers
+        # The groups and permissions pickers are built by the admin's JavaScript (SelectFilter2.js).
+        page.locator(".selector").first.wait_for()
+        assert page.locator(".selector").count() == 2
+        page.goto("/admin/auth/user/?q=ops")
+        page.locator("#changelist-search").wait_for()
+    finally:
+        context.close()
+    assert blocked == []
