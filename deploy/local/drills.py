@@ -65,6 +65,7 @@ class Record:
     acknowledged: bool = False  # writes: a 2xx that says the write was taken
     stale: bool = False  # reads of one's own write that did not show it
     missed: bool = False  # control reads by another client that did not show the write yet
+    outcome: str = ""  # event posts: the API's status for the event (accepted, duplicate, rejected)
     detail: str = ""
 
     @property
@@ -83,6 +84,7 @@ class Drill:
     title: str
     records: list[Record] = field(default_factory=list)
     moves: list[float] = field(default_factory=list)  # epoch times the cluster endpoint moved
+    actions: list[tuple[float, str]] = field(default_factory=list)  # (epoch time, what the drill did)
     notes: list[str] = field(default_factory=list)
     figures: dict = field(default_factory=dict)
     app_log: dict[str, int] = field(default_factory=dict)  # warnings and errors the instances logged
@@ -470,6 +472,7 @@ class Load:
             if record.status == 200:
                 try:
                     result = json.loads(text)["results"][0]
+                    record.outcome = str(result.get("status", ""))
                     record.acknowledged = result.get("status") in ("accepted", "duplicate")
                     if not record.acknowledged:
                         record.detail = f"rejected: {json.dumps(result)[:200]}"
@@ -610,32 +613,48 @@ def run_drill(stack: Stack, data: dict, drill: Drill, *, scale: float, phase: fl
     try:
         time.sleep(phase / 2)
         writer, reader = stack.roles()
+
+        def did(what: str) -> None:
+            drill.actions.append((time.time(), what))
+
         if drill.name == "reader":
             stack.sh("node-stop", reader)
+            did(f"reader {reader} stopped")
             time.sleep(phase)
             stack.sh("node-start", reader)
+            did(f"reader {reader} started")
             stack.wait_replica_caught_up()
+            did("replica caught up")
         elif drill.name == "writer":
             stack.sh("node-stop", writer)
+            did(f"writer {writer} stopped")
             time.sleep(phase)
             stack.sh("node-start", writer)
+            did(f"writer {writer} started")
             stack.wait_replica_caught_up()
+            did("replica caught up")
         elif drill.name == "failover":
             drill.moves.append(stack.failover())
-            drill.notes.append(f"failover: writer {writer} -> {reader}")
+            did(f"failover done: writer {writer} -> {reader}")
             time.sleep(phase)
             drill.moves.append(stack.failover())
-            drill.notes.append(f"failback: writer {reader} -> {writer}")
+            did(f"failback done: writer {reader} -> {writer}")
         elif drill.name == "zone":
             stack.sh("app-kill", "az-a")
+            did("az-a killed")
             time.sleep(phase)
             stack.sh("app-start", "az-a")
+            did("az-a started (answers /healthz)")
             stack.wait_alb_servers_up()
+            did("the ALB sees az-a up")
         elif drill.name == "lag":
             stack.sql(reader, "STOP SLAVE SQL_THREAD")
+            did(f"replica {reader} SQL thread stopped")
             time.sleep(10.0)
             stack.sql(reader, "START SLAVE SQL_THREAD")
+            did(f"replica {reader} SQL thread started")
             stack.wait_replica_caught_up()
+            did("replica caught up")
         time.sleep(phase / 2)
     finally:
         drill.records = load.stop()
@@ -685,6 +704,8 @@ def count(stack: Stack, drill: Drill) -> dict:
         "write_error_statuses": _tally(r.status for r in writes if not r.acknowledged),
         "writes_acknowledged": len(acknowledged),
         "writes_given_up": len(posted - acknowledged),
+        # A retry answered "duplicate": an earlier attempt that got no 2xx had been stored after all.
+        "acknowledged_as_duplicate": sum(1 for r in writes if r.acknowledged and r.outcome == "duplicate"),
         "writes_lost": len(acknowledged - stored.keys()),
         "writes_duplicated": sum(n - 1 for n in stored.values() if n > 1),
         "replica_missing": len(stored.keys() - replica.keys()),
@@ -795,7 +816,9 @@ def report(drills: list[Drill], *, quick: bool, elapsed: float, started: datetim
         lines.append("")
         lines.append(
             f"- {f['writes']} event posts for {f['write_ids']} event ids, {f['writes_acknowledged']} acknowledged, "
-            f"{f['writes_given_up']} given up after 15 s of retries; failed write attempts by status: "
+            f"{f['writes_given_up']} given up after 15 s of retries, "
+            f"{f['acknowledged_as_duplicate']} acknowledged on a retry as a duplicate (an earlier attempt that "
+            "got no 2xx had been stored); failed write attempts by status: "
             f"{f['write_error_statuses'] or 'none'}; ids missing on the replica after it caught up: {f['replica_missing']}"
         )
         lines.append(
@@ -808,6 +831,10 @@ def report(drills: list[Drill], *, quick: bool, elapsed: float, started: datetim
             "(expected only while the replica lags: it shows the lag was real and the check can fail)"
         )
         lines.append(f"- latency p50 {f['latency_p50']} s, p99 {f['latency_p99']} s (status 0 = no answer)")
+        if d.actions:
+            begin = min(r.started for r in d.records) if d.records else d.actions[0][0]
+            timeline = "; ".join(f"{at - begin:.1f} s {what}" for at, what in d.actions)
+            lines.append(f"- timeline from the first request: {timeline}")
         for note in d.notes:
             lines.append(f"- {note}")
         for example in f["examples"]:
@@ -896,6 +923,7 @@ def main(argv=None) -> int:
                             "name": d.name,
                             "figures": d.figures,
                             "notes": d.notes,
+                            "actions": d.actions,
                             "app_log": d.app_log,
                             "verdicts": verdicts(d),
                             "records": [asdict(r) for r in d.records],
