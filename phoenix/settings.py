@@ -191,6 +191,9 @@ REST_FRAMEWORK = {
         "partner": env_str("PHOENIX_API_RATE_PARTNER", "600/minute"),
         "ip": env_str("PHOENIX_API_RATE_IP", "120/minute"),
     },
+    # Proxies in front of the app that append to X-Forwarded-For (1 behind the ALB); 0 trusts
+    # only REMOTE_ADDR, so a client cannot pick its own throttle bucket.
+    "NUM_PROXIES": env_int("PHOENIX_API_NUM_PROXIES", 0),
     "EXCEPTION_HANDLER": "tracking.api_errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,

@@ -19,7 +19,7 @@ from tracking import numbers, serializers
 from tracking.api_auth import HasPartnerToken, PartnerTokenAuthentication
 from tracking.api_errors import ApiError
 from tracking.models import Contact, EventSource, Facility, IdempotencyKey, Shipment, TrackingEvent
-from tracking.services import WRITER, events_ingest, shipment_create_many
+from tracking.services import WRITER, events_ingest, shipment_create_many, tracking_number_message
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +123,6 @@ def _tracking_projection(shipment: Shipment, events: list[TrackingEvent], contac
         "destination_postal_code": shipment.destination_postal_code,
         "recipient": _contact(contacts.get(Contact.Role.RECIPIENT)),
         "sender": _contact(contacts.get(Contact.Role.SENDER)),
-        "proof_of_delivery": [],
         "events": [
             {
                 "occurred_at": e.occurred_at,
@@ -144,12 +143,6 @@ def _contact(contact: Contact | None) -> dict | None:
     return {field: getattr(contact, field) for field in fields}
 
 
-def _number_error(value: str, exc: numbers.InvalidTrackingNumber) -> str:
-    if exc.reason == "check_digit":
-        return f"{value} has a wrong check digit: it was probably mistyped."
-    return f"{value} is not a tracking number (QP followed by 12 digits)."
-
-
 @extend_schema(
     operation_id="tracking_retrieve",
     auth=[{"partnerToken": []}, {}],
@@ -163,7 +156,7 @@ def tracking_detail(request, number: str) -> Response:
     try:
         canonical = numbers.parse(number)
     except numbers.InvalidTrackingNumber as exc:
-        message = _number_error(number, exc)
+        message = tracking_number_message(number, exc.reason)
         raise ApiError(400, "invalid_tracking_number", message, {"number": [message]}) from None
     found = _tracking_load([canonical], _partner(request))
     if canonical not in found:
@@ -194,7 +187,7 @@ def tracking_list(request) -> Response:
         try:
             parsed.append((token, numbers.parse(token), None))
         except numbers.InvalidTrackingNumber as exc:
-            parsed.append((token, None, _number_error(token, exc)))
+            parsed.append((token, None, tracking_number_message(token, exc.reason)))
     found = _tracking_load(sorted({number for _, number, _ in parsed if number}), _partner(request))
     results = []
     for token, number, error in parsed:

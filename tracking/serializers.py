@@ -126,7 +126,7 @@ class TrackingSerializer(serializers.Serializer):
     private = serializers.DictField(
         required=False,
         help_text="Only with the token of the partner that created the shipment: reference, service, "
-        "weight, recipient, sender, proof of delivery, and per event the facility code, note and your id.",
+        "weight, recipient, sender, and per event the facility code, note and your id.",
     )
 
 

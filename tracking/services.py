@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -336,10 +336,30 @@ def _events_insert(partner, events, shipment_ids, facility_ids, source, now) -> 
         if changed_shipments:
             for shipment in changed_shipments.values():
                 shipment.updated_at = now
-            Shipment.objects.using(WRITER).bulk_update(
-                list(changed_shipments.values()), sorted(changed_fields | {"updated_at"})
-            )
+            _shipments_update(list(changed_shipments.values()), sorted(changed_fields | {"updated_at"}))
     return statuses
+
+
+def _shipments_update(shipments: list[Shipment], field_names: list[str]) -> None:
+    """Write ``field_names`` of many shipments in one UPDATE (one CASE per column).
+
+    What ``bulk_update`` does, without building thousands of query expressions in Python
+    (which cost most of an ingest batch's time). Plain SQL-92, portable to MySQL and SQLite.
+    """
+    connection = connections[WRITER]
+    quote = connection.ops.quote_name
+    fields = [Shipment._meta.get_field(name) for name in field_names]
+    assignments, params = [], []
+    for field in fields:
+        cases = " ".join(["WHEN %s THEN %s"] * len(shipments))
+        assignments.append(f"{quote(field.column)} = CASE {quote('id')} {cases} END")
+        for shipment in shipments:
+            params += [shipment.pk, field.get_db_prep_save(getattr(shipment, field.attname), connection)]
+    placeholders = ", ".join(["%s"] * len(shipments))
+    params += [shipment.pk for shipment in shipments]
+    table = quote(Shipment._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET {', '.join(assignments)} WHERE {quote('id')} IN ({placeholders})", params)
 
 
 def _event_clean(index: int, raw, now: datetime) -> tuple[_Event | None, dict[str, list[str]]]:
@@ -372,7 +392,7 @@ def _event_clean(index: int, raw, now: datetime) -> tuple[_Event | None, dict[st
         try:
             number = numbers.parse(number)
         except numbers.InvalidTrackingNumber as exc:
-            errors["tracking_number"] = [_number_message(number, exc.reason)]
+            errors["tracking_number"] = [tracking_number_message(number, exc.reason)]
 
     code = text("code", 32)
     milestone = text("milestone", 32)
@@ -432,7 +452,8 @@ def _occurred_at_clean(value, now: datetime, errors: dict) -> datetime | None:
     return value
 
 
-def _number_message(value: str, reason: str) -> str:
+def tracking_number_message(value: str, reason: str) -> str:
+    """Return why ``value`` is not a tracking number, for people (``reason`` from numbers.parse)."""
     if reason == "check_digit":
         return f"{value} has a wrong check digit: it was probably mistyped."
     return f"{value} is not a tracking number (QP followed by 12 digits)."
