@@ -20,6 +20,7 @@ import importlib.util
 import json
 import os
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
 
 from gunicorn import glogging
 
@@ -60,6 +61,22 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "10.20.0.0/16")
 limit_request_field_size = 8190
 
 
+# Query parameters whose values never reach the logs (the postal code unlocks private details).
+REDACTED_PARAMETERS = {"postal_code"}
+
+
+def _redacted_query(query: str) -> str:
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if not any(name in REDACTED_PARAMETERS for name, _ in pairs):
+        return query
+    return urlencode([(name, "redacted" if name in REDACTED_PARAMETERS else value) for name, value in pairs])
+
+
+def _redacted_url(url: str) -> str:
+    base, sep, query = url.partition("?")
+    return base + sep + _redacted_query(query) if sep else url
+
+
 class JsonAccessLogger(glogging.Logger):
     """Write the access log as one JSON object per line (CloudWatch Logs Insights reads it)."""
 
@@ -74,12 +91,12 @@ class JsonAccessLogger(glogging.Logger):
             "forwarded_for": atoms.get("{x-forwarded-for}i", ""),
             "method": atoms.get("m", ""),
             "path": atoms.get("U", ""),
-            "query": atoms.get("q", ""),
+            "query": _redacted_query(atoms.get("q", "")),
             "protocol": atoms.get("H", ""),
             "status": int(atoms["s"]) if str(atoms.get("s", "")).isdigit() else atoms.get("s"),
             "bytes": atoms.get("B") or 0,
             "duration_ms": round(request_time.total_seconds() * 1000, 3),
-            "referer": atoms.get("{referer}i", ""),
+            "referer": _redacted_url(atoms.get("{referer}i", "")),
             "user_agent": atoms.get("{user-agent}i", ""),
             "trace_id": atoms.get("{x-amzn-trace-id}i", ""),
             "pid": os.getpid(),

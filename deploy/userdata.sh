@@ -14,18 +14,27 @@
 # with the outcome so that a rolling update stops on a bad AMI.
 set -euo pipefail
 
-exec > >(tee -a /var/log/phoenix-userdata.log) 2>&1
+# Where things are on the AMI (deploy/packer/provision.sh); tests/deploy/test_userdata.py points
+# them into a temporary directory, since this machine has neither EC2 nor systemd as PID 1.
+prefix="${PHOENIX_PREFIX:-/opt/phoenix}"
+etc="${PHOENIX_ETC:-/etc/phoenix}"
+unit_dir="${PHOENIX_UNIT_DIR:-/etc/systemd/system}"
+cwagent="${PHOENIX_CWAGENT_DIR:-/opt/aws/amazon-cloudwatch-agent}"
+imds="${PHOENIX_IMDS_URL:-http://169.254.169.254}"
+health_url="${PHOENIX_HEALTH_URL:-http://127.0.0.1:8000/healthz}"
+service_user="${PHOENIX_USER:-phoenix}"
+export PATH="/opt/aws/bin:$PATH"  # cfn-signal (aws-cfn-bootstrap)
 
-prefix=/opt/phoenix
+exec > >(tee -a "${PHOENIX_BOOT_LOG:-/var/log/phoenix-userdata.log}") 2>&1
+
 app="$prefix/app"
 python="$prefix/venv/bin/python"
-imds=http://169.254.169.254
 : "${PHOENIX_ENV:?}" "${PHOENIX_DB_SECRET_ID:?}" "${PHOENIX_DB_WRITER_HOST:?}"
 : "${PHOENIX_CFN_STACK:?}" "${PHOENIX_CFN_RESOURCE:?}"
 
 region=""
 signal() { # signal EXIT_CODE: tell CloudFormation whether this instance came up
-    /opt/aws/bin/cfn-signal --exit-code "$1" --stack "$PHOENIX_CFN_STACK" \
+    cfn-signal --exit-code "$1" --stack "$PHOENIX_CFN_STACK" \
         --resource "$PHOENIX_CFN_RESOURCE" ${region:+--region "$region"} || true
 }
 # shellcheck disable=SC2317  # called by the ERR trap below, which shellcheck cannot follow
@@ -46,9 +55,9 @@ echo "instance $instance_id in $region, environment $PHOENIX_ENV"
 
 echo "==> configuration from SSM Parameter Store and Secrets Manager"
 umask 077
-install -d -m 0750 -o root -g phoenix /etc/phoenix
+install -d -m 0750 -o root -g "$service_user" "$etc"
 # Where to read from; phoenix-env-refresh.service reads the same file every two minutes.
-cat >/etc/phoenix/source.env <<EOF
+cat >"$etc/source.env" <<EOF
 AWS_REGION=$region
 PHOENIX_SSM_PATH=/phoenix/$PHOENIX_ENV/
 PHOENIX_DB_SECRET_ID=$PHOENIX_DB_SECRET_ID
@@ -57,32 +66,30 @@ PHOENIX_DB_READER_HOST=${PHOENIX_DB_READER_HOST:-}
 PHOENIX_DB_PORT=${PHOENIX_DB_PORT:-3306}
 PHOENIX_DB_NAME=${PHOENIX_DB_NAME:-phoenix}
 EOF
-chmod 0600 /etc/phoenix/source.env
+chmod 0600 "$etc/source.env"
 set -a
 # shellcheck source=/dev/null
-. /etc/phoenix/source.env
+. "$etc/source.env"
 set +a
-"$python" "$app/deploy/phoenix_env.py" --output /etc/phoenix/env --owner phoenix
+"$python" "$app/deploy/phoenix_env.py" --output "$etc/env" --owner "$service_user"
 
 echo "==> CloudWatch agent"
-sed "s/__PHOENIX_ENV__/$PHOENIX_ENV/g" /opt/aws/amazon-cloudwatch-agent/etc/phoenix.json.template \
-    >/opt/aws/amazon-cloudwatch-agent/etc/phoenix.json
-/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s \
-    -c file:/opt/aws/amazon-cloudwatch-agent/etc/phoenix.json
+sed "s/__PHOENIX_ENV__/$PHOENIX_ENV/g" "$cwagent/etc/phoenix.json.template" >"$cwagent/etc/phoenix.json"
+"$cwagent/bin/amazon-cloudwatch-agent-ctl" -a fetch-config -m ec2 -s -c "file:$cwagent/etc/phoenix.json"
 
 echo "==> database migrations (under the phoenix-migrate lock)"
 (
     set -a
     # shellcheck source=/dev/null
-    . /etc/phoenix/env
+    . "$etc/env"
     set +a
     cd "$app"
-    runuser -u phoenix -- "$python" manage.py migrate_locked --timeout 900
+    runuser -u "$service_user" -- "$python" manage.py migrate_locked --timeout 900
 )
 
 echo "==> services"
 systemctl daemon-reload
-for unit in /etc/systemd/system/phoenix*.service /etc/systemd/system/phoenix*.timer; do
+for unit in "$unit_dir"/phoenix*.service "$unit_dir"/phoenix*.timer; do
     name="$(basename "$unit")"
     # The refresh service is a oneshot run by its timer.
     [ "$name" = phoenix-env-refresh.service ] && continue
@@ -91,13 +98,13 @@ done
 
 echo "==> local health check"
 for _ in $(seq 1 60); do
-    if curl -fsS -o /dev/null -H "Host: localhost" http://127.0.0.1:8000/healthz; then
+    if curl -fsS -o /dev/null -H "Host: localhost" "$health_url"; then
         echo "healthy; signalling CloudFormation"
         signal 0
         exit 0
     fi
     sleep 2
 done
-echo "userdata: /healthz did not answer 200 within two minutes" >&2
+echo "userdata: $health_url did not answer 200 within two minutes" >&2
 signal 1
 exit 1

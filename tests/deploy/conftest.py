@@ -1,10 +1,12 @@
 import os
+import secrets
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlparse, urlunparse
 
 import pytest
 
@@ -84,3 +86,15 @@ def subprocess_env():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PHOENIX_DB_", "PHOENIX_SSM_"))}
     env["PYTHONPATH"] = str(REPO)
     return env
+
+
+@pytest.fixture
+def fresh_database(writer_root):
+    """Create an empty database on the writer and return its DATABASE_URL; drop it afterwards."""
+    name = f"phoenix_boot_{secrets.token_hex(4)}"
+    with writer_root.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    url = urlparse(os.environ["DATABASE_URL"])
+    yield name, urlunparse(url._replace(path=f"/{name}"))
+    with writer_root.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")

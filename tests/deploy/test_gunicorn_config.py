@@ -141,7 +141,14 @@ def _status(url: str, host: str, **headers: str) -> int:
 
 def test_it_writes_one_json_access_log_line_per_request(gunicorn_server):
     url, process, log, _ = gunicorn_server
-    assert _status(f"{url}/no-such-page/?q=1", "first.example", **{"User-Agent": 'probe "quoted"'}) == 404
+    assert (
+        _status(
+            f"{url}/no-such-page/?q=1&postal_code=06700",
+            "first.example",
+            **{"User-Agent": 'probe "quoted"', "Referer": "https://t.example/track/QP1/?postal_code=06700"},
+        )
+        == 404
+    )
 
     entries = []
     deadline = time.monotonic() + 30
@@ -152,7 +159,9 @@ def test_it_writes_one_json_access_log_line_per_request(gunicorn_server):
     (entry,) = entries
     assert entry["status"] == 404
     assert entry["method"] == "GET"
-    assert entry["query"] == "q=1"
+    assert entry["query"] == "q=1&postal_code=redacted"
+    assert not [line for line in lines if "06700" in json.dumps(line)]
+    assert entry["referer"] == "https://t.example/track/QP1/?postal_code=redacted"
     assert entry["user_agent"] == 'probe "quoted"'
     assert entry["duration_ms"] >= 0
 

@@ -2,30 +2,15 @@
 same moment migrate once, and a lock that is never released ends in a clear error."""
 
 import os
-import secrets
 import subprocess
 import sys
 import time
-from urllib.parse import urlparse, urlunparse
 
-import pytest
 from django.db.migrations.loader import MigrationLoader
 
 from tests.deploy.conftest import REPO
 
 LOCK = "phoenix-migrate"
-
-
-@pytest.fixture
-def fresh_database(writer_root):
-    """Create an empty database on the writer and return its DATABASE_URL; drop it afterwards."""
-    name = f"phoenix_boot_{secrets.token_hex(4)}"
-    with writer_root.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-    url = urlparse(os.environ["DATABASE_URL"])
-    yield name, urlunparse(url._replace(path=f"/{name}"))
-    with writer_root.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
 
 
 def _env(database_url: str) -> dict:
