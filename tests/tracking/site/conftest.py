@@ -120,18 +120,28 @@ def delivered(on_the_way):
     return on_the_way
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Return Debian's Chromium driven by Playwright; closed (no process left) after the run."""
+    """Return Debian's Chromium driven by Playwright; closed (no process left) after the module.
+
+    Module scope: Playwright's sync API keeps an asyncio loop in this thread while it runs,
+    which other tests' async_to_sync calls must not meet.
+    """
     from playwright.sync_api import sync_playwright
 
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls that set up test
-    # data run in between browser steps, never concurrently with them.
+    # The ORM calls that set up test data run between browser steps, never concurrently with them.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
