@@ -245,7 +245,10 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
-# Public tracking lookups, limited per client IP (REMOTE_ADDR) against enumeration: every
+# Proxies in front of gunicorn that append to X-Forwarded-For (the ALB; HAProxy locally): the
+# client IP is the entry this many places from the right. 0 trusts no header (REMOTE_ADDR).
+PHOENIX_PROXY_HOPS = env_int("PHOENIX_PROXY_HOPS", 1)
+# Public tracking lookups, limited per client IP (tracking/ratelimit.py) against enumeration: every
 # lookup spends points from a budget that refills each window; a number that is not found and
 # a wrong postal code cost PHOENIX_LOOKUP_MISS_COST, a found number costs 1. Counters live in
 # the "default" cache (per process); the WAF rate-based rule is the global limit.

@@ -1,8 +1,7 @@
 """Per-client budgets for public lookups, against enumeration of tracking numbers.
 
-Each client IP (``REMOTE_ADDR``: gunicorn sets it from ``X-Forwarded-For`` only for the trusted
-load balancer) has PHOENIX_LOOKUP_BUDGET points per fixed window of PHOENIX_LOOKUP_WINDOW
-seconds. A found number costs 1 point; a number we do not know, or a wrong postal code, costs
+Each client IP (see client_ip()) has PHOENIX_LOOKUP_BUDGET points per fixed window of
+PHOENIX_LOOKUP_WINDOW seconds. A found number costs 1 point; a number we do not know, or a wrong postal code, costs
 PHOENIX_LOOKUP_MISS_COST, so guessing runs out long before browsing does. Counters live in
 Django's default cache, which is per process: each gunicorn worker counts on its own and the
 AWS WAF rate-based rule is the global limit (docs/site.md).
@@ -18,11 +17,27 @@ from django.http import HttpRequest
 logger = logging.getLogger(__name__)
 
 
+def client_ip(request: HttpRequest) -> str:
+    """Return the client's address as the outermost trusted proxy saw it.
+
+    gunicorn leaves REMOTE_ADDR as the peer, which behind the ALB is the load balancer. Each
+    trusted proxy appends the address it saw to X-Forwarded-For, so the entry
+    PHOENIX_PROXY_HOPS from the right is the client; anything further left was sent by the
+    client and is not trusted. Without the header (a direct connection) it is REMOTE_ADDR.
+    """
+    remote = request.META.get("REMOTE_ADDR", "")
+    hops = settings.PHOENIX_PROXY_HOPS
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+    if hops <= 0 or not forwarded:
+        return remote
+    return forwarded[-hops] if len(forwarded) >= hops else forwarded[0]
+
+
 def _key(request: HttpRequest, now: float) -> tuple[str, int]:
     window = max(settings.PHOENIX_LOOKUP_WINDOW, 1)
     index = int(now // window)
     retry_after = window - int(now % window)
-    return f"phoenix:lookup:{request.META.get('REMOTE_ADDR', '')}:{index}", retry_after
+    return f"phoenix:lookup:{client_ip(request)}:{index}", retry_after
 
 
 def lookup_retry_after(request: HttpRequest) -> int:
@@ -30,7 +45,7 @@ def lookup_retry_after(request: HttpRequest) -> int:
     key, retry_after = _key(request, time.time())
     spent = cache.get(key, 0)
     if spent >= settings.PHOENIX_LOOKUP_BUDGET:
-        logger.info("lookup budget spent for %s (%s points)", request.META.get("REMOTE_ADDR"), spent)
+        logger.info("lookup budget spent for %s (%s points)", client_ip(request), spent)
         return max(retry_after, 1)
     return 0
 

@@ -56,3 +56,25 @@ def test_each_client_ip_has_its_own_budget(client, budget):
     blocked = client.get(reverse("tracking:detail", args=[numbers.from_body(9)]), REMOTE_ADDR="192.0.2.10")
     other = client.get(reverse("tracking:detail", args=[numbers.from_body(9)]), REMOTE_ADDR="192.0.2.11")
     assert (blocked.status_code, other.status_code) == (429, 404)
+
+
+def test_the_client_ip_is_the_one_the_load_balancer_saw(client, budget, settings):
+    settings.PHOENIX_PROXY_HOPS = 1
+    for n in range(3):
+        # The client forges an address on the left; the ALB appends the one it saw.
+        forged = f"203.0.113.{n}, 198.51.100.7"
+        client.get(reverse("tracking:detail", args=[numbers.from_body(n + 1)]), HTTP_X_FORWARDED_FOR=forged)
+    same_client = client.get(
+        reverse("tracking:detail", args=[numbers.from_body(9)]), HTTP_X_FORWARDED_FOR="203.0.113.99, 198.51.100.7"
+    )
+    other_client = client.get(
+        reverse("tracking:detail", args=[numbers.from_body(9)]), HTTP_X_FORWARDED_FOR="198.51.100.8"
+    )
+    assert (same_client.status_code, other_client.status_code) == (429, 404)
+
+
+def test_with_no_trusted_proxy_the_header_is_ignored(client, budget, settings):
+    settings.PHOENIX_PROXY_HOPS = 0
+    for n in range(3):
+        client.get(reverse("tracking:detail", args=[numbers.from_body(n + 1)]), HTTP_X_FORWARDED_FOR=f"203.0.113.{n}")
+    assert client.get(reverse("tracking:detail", args=[numbers.from_body(9)])).status_code == 429
