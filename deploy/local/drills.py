@@ -83,7 +83,8 @@ class Drill:
     name: str
     title: str
     records: list[Record] = field(default_factory=list)
-    moves: list[float] = field(default_factory=list)  # epoch times the cluster endpoint moved
+    moves: list[tuple[float, float]] = field(default_factory=list)  # failovers: (started, endpoint moved)
+    recovered: float | None = None  # drill 2: when the writer answered again
     actions: list[tuple[float, str]] = field(default_factory=list)  # (epoch time, what the drill did)
     notes: list[str] = field(default_factory=list)
     figures: dict = field(default_factory=dict)
@@ -136,12 +137,15 @@ class Stack:
         )
         return result.stdout
 
-    def failover(self) -> float:
-        """Fail over and return the epoch time at which the cluster endpoint moved."""
+    def failover(self) -> tuple[float, float]:
+        """Fail over; return the epoch times at which it started (fencing) and the endpoint moved."""
         output = subprocess.run(
             [str(FAILOVER), str(self.dir)], check=True, capture_output=True, text=True, timeout=120
         ).stdout
-        return float(re.search(r"moved_at=([0-9.]+)", output).group(1))
+        return (
+            float(re.search(r"started_at=([0-9.]+)", output).group(1)),
+            float(re.search(r"moved_at=([0-9.]+)", output).group(1)),
+        )
 
     def roles(self) -> tuple[str, str]:
         roles = _read_env(self.dir / "roles")
@@ -630,6 +634,7 @@ def run_drill(stack: Stack, data: dict, drill: Drill, *, scale: float, phase: fl
             did(f"writer {writer} stopped")
             time.sleep(phase)
             stack.sh("node-start", writer)
+            drill.recovered = time.time()
             did(f"writer {writer} started")
             stack.wait_replica_caught_up()
             did("replica caught up")
@@ -687,10 +692,13 @@ def count(stack: Stack, drill: Drill) -> dict:
     gets = [r for r in records if r.is_get]
     failed_gets = [r for r in gets if r.failed]
     successes = sorted(r.started + r.latency for r in writes if r.acknowledged)
-    resume = []
-    for moved in drill.moves:
+    resume, paused = [], []
+    for started, moved in drill.moves:
         after = [t for t in successes if t >= moved]
+        before = [t for t in successes if t <= started]
         resume.append(round(after[0] - moved, 2) if after else None)
+        paused.append(round(after[0] - before[-1], 2) if after and before else None)
+    back = [t for t in successes if drill.recovered and t >= drill.recovered]
     gaps = [b - a for a, b in zip(successes, successes[1:], strict=False)]
     return {
         "requests": len(records),
@@ -715,6 +723,9 @@ def count(stack: Stack, drill: Drill) -> dict:
         "control_reads": sum(1 for r in records if r.kind == "control_read" and r.status == 200),
         "control_missed": sum(1 for r in records if r.missed),
         "resume_seconds": resume,
+        # From the last acknowledged write before the failover began to the first one after it.
+        "write_pause_seconds": paused,
+        "resume_after_writer_back": round(back[0] - drill.recovered, 2) if back else None,
         "longest_write_gap": round(max(gaps), 2) if gaps else None,
         "latency_p50": _percentile([r.latency for r in records], 50),
         "latency_p99": _percentile([r.latency for r in records], 99),
@@ -831,6 +842,15 @@ def report(drills: list[Drill], *, quick: bool, elapsed: float, started: datetim
             "(expected only while the replica lags: it shows the lag was real and the check can fail)"
         )
         lines.append(f"- latency p50 {f['latency_p50']} s, p99 {f['latency_p99']} s (status 0 = no answer)")
+        if f["write_pause_seconds"]:
+            lines.append(
+                f"- writes resumed {f['resume_seconds']} s after the cluster endpoint moved; the whole pause, "
+                "from the last acknowledged write before the failover began (fencing the old writer, "
+                "waiting for the replica to apply everything, promoting it) to the first one after, "
+                f"was {f['write_pause_seconds']} s"
+            )
+        if f["resume_after_writer_back"] is not None:
+            lines.append(f"- writes succeeded again {f['resume_after_writer_back']} s after the writer answered again")
         if d.actions:
             begin = min(r.started for r in d.records) if d.records else d.actions[0][0]
             timeline = "; ".join(f"{at - begin:.1f} s {what}" for at, what in d.actions)
