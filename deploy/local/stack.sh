@@ -69,11 +69,22 @@ sys.exit(1)
 EOF
 }
 
+db_endpoint() { # db_endpoint NAME PORT NODE: a TCP listener serving NODE; the other node in maintenance
+    local name="$1" port="$2" node="$3" db1="disabled" db2="disabled"
+    if [ "$node" = db1 ]; then db1=""; else db2=""; fi
+    cat <<EOF
+listen $name
+    mode tcp
+    bind 127.0.0.1:$port
+    default-server check inter 1s fall 2 rise 1 on-marked-down shutdown-sessions
+    server db1 127.0.0.1:$PHOENIX_DB1_PORT $db1
+    server db2 127.0.0.1:$PHOENIX_DB2_PORT $db2
+EOF
+}
+
 write_haproxy_config() {
-    # The writer and reader endpoints start with the roles in DIR/stack.env; failover.sh moves
-    # them at run time over the admin socket (and rewrites the roles so a restart keeps them).
-    local writer_db1="" writer_db2="" reader_db1="" reader_db2=""
-    if [ "$PHOENIX_WRITER_NODE" = db1 ]; then writer_db2="disabled"; reader_db1="disabled"; else writer_db1="disabled"; reader_db2="disabled"; fi
+    # The writer and reader endpoints start with the roles in DIR/roles; failover.sh moves them
+    # at run time over the admin socket (and rewrites the roles so a restart keeps them).
     cat >"$dir/haproxy.cfg" <<EOF
 global
     stats socket $dir/haproxy.sock mode 600 level admin
@@ -88,20 +99,10 @@ defaults
 # Aurora cluster endpoint: the one writable node. The other node is in maintenance; failover.sh
 # swaps them. The TCP check only tells a dead server from a live one (a stopped writer then gets
 # its clients' connections refused at once instead of after the connect timeout).
-listen cluster
-    mode tcp
-    bind 127.0.0.1:$PHOENIX_CLUSTER_PORT
-    default-server check inter 1s fall 2 rise 1 on-marked-down shutdown-sessions
-    server db1 127.0.0.1:$PHOENIX_DB1_PORT $writer_db1
-    server db2 127.0.0.1:$PHOENIX_DB2_PORT $writer_db2
+$(db_endpoint cluster "$PHOENIX_CLUSTER_PORT" "$PHOENIX_WRITER_NODE")
 
 # Aurora reader endpoint: the replica.
-listen reader
-    mode tcp
-    bind 127.0.0.1:$PHOENIX_READER_PORT
-    default-server check inter 1s fall 2 rise 1 on-marked-down shutdown-sessions
-    server db1 127.0.0.1:$PHOENIX_DB1_PORT $reader_db1
-    server db2 127.0.0.1:$PHOENIX_DB2_PORT $reader_db2
+$(db_endpoint reader "$PHOENIX_READER_PORT" "$PHOENIX_READER_NODE")
 
 # The ALB: HTTP, health check on /healthz, idempotent requests retried on the other instance
 # when an instance dies under them (connection refused or reset, empty answer). A 503 from the
