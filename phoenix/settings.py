@@ -196,7 +196,6 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": env_int("PHOENIX_API_NUM_PROXIES", 0),
     "EXCEPTION_HANDLER": "tracking.api_errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Phoenix partner API",

@@ -51,13 +51,29 @@ def _errors(*codes: int) -> dict:
         401: "Missing, unknown or disabled token.",
         403: "The partner is disabled.",
         404: "Not found.",
-        409: "A request with this Idempotency-Key is still being processed.",
         413: "The request body is too large.",
         415: "The body is not JSON (send Content-Type: application/json).",
         422: "The Idempotency-Key was used with a different body.",
         429: "Too many requests: wait for Retry-After seconds.",
+        503: "The database is unavailable (phoenix/db): retry after Retry-After seconds.",
     }
     return {code: OpenApiResponse(ERRORS, description=descriptions[code]) for code in codes}
+
+
+# Response headers of the errors, documented on every operation.
+ERROR_HEADERS = [
+    OpenApiParameter(
+        "Retry-After",
+        int,
+        OpenApiParameter.HEADER,
+        response=[429],
+        required=True,
+        description="Seconds to wait before retrying.",
+    ),
+    OpenApiParameter(
+        "WWW-Authenticate", str, OpenApiParameter.HEADER, response=[401], required=True, description="Always `Token`."
+    ),
+]
 
 
 def _partner(request):
@@ -145,10 +161,11 @@ def _contact(contact: Contact | None) -> dict | None:
 
 @extend_schema(
     operation_id="tracking_retrieve",
+    parameters=ERROR_HEADERS,
     auth=[{"partnerToken": []}, {}],
     summary="Track one shipment",
     description="The public projection; with the token of the partner that created the shipment, also `private`.",
-    responses={200: serializers.TrackingSerializer, **_errors(400, 401, 403, 404, 429)},
+    responses={200: serializers.TrackingSerializer, **_errors(400, 401, 403, 404, 429, 503)},
     tags=["tracking"],
 )
 @api_view(["GET"])
@@ -171,7 +188,7 @@ def tracking_detail(request, number: str) -> Response:
     parameters=[
         OpenApiParameter("numbers", str, required=True, description="Up to 25 tracking numbers, separated by commas.")
     ],
-    responses={200: serializers.TrackingListSerializer, **_errors(400, 401, 403, 429)},
+    responses={200: serializers.TrackingListSerializer, **_errors(400, 401, 403, 429, 503)},
     tags=["tracking"],
 )
 @api_view(["GET"])
@@ -212,13 +229,14 @@ def tracking_list(request) -> Response:
     "Send an `Idempotency-Key` header to make retries safe: a retry with the same key and body "
     "answers the first answer again and creates nothing.",
     parameters=[
+        *ERROR_HEADERS,
         OpenApiParameter(
             "Idempotency-Key",
             str,
             OpenApiParameter.HEADER,
             required=False,
             description="1 to 100 printable ASCII characters, unique per request you mean.",
-        )
+        ),
     ],
     request=PolymorphicProxySerializer(
         component_name="ShipmentCreateRequest",
@@ -233,7 +251,7 @@ def tracking_list(request) -> Response:
             resource_type_field_name=None,
             many=False,
         ),
-        **_errors(400, 401, 403, 409, 413, 415, 422, 429),
+        **_errors(400, 401, 403, 413, 415, 422, 429, 503),
     },
     tags=["shipments"],
 )
@@ -341,12 +359,13 @@ def _shipment_created(request, shipment: Shipment) -> dict:
 
 @extend_schema(
     operation_id="events_create",
+    parameters=ERROR_HEADERS,
     summary="Post up to 500 scan events",
     description="Every item is answered `accepted`, `duplicate` (its id was sent before: nothing changes) "
     "or `rejected` (with errors by field). Events older than the current milestone join the timeline "
     "without moving it back.",
     request=serializers.EventsInSerializer,
-    responses={200: serializers.EventsResultSerializer, **_errors(400, 401, 403, 413, 415, 429)},
+    responses={200: serializers.EventsResultSerializer, **_errors(400, 401, 403, 413, 415, 429, 503)},
     tags=["events"],
 )
 @api_view(["POST"])

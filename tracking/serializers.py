@@ -145,6 +145,7 @@ class ErrorBodySerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Stable, machine-readable, e.g. invalid, not_found, throttled.")
     message = serializers.CharField()
     fields = serializers.DictField(
+        required=False,
         child=serializers.ListField(child=serializers.CharField()),
         help_text='Messages by dotted field path, e.g. {"recipient.name": ["This field is required."]}.',
     )

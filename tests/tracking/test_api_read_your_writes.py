@@ -50,3 +50,16 @@ def test_a_partner_reads_its_event_back_at_once_while_the_replica_lags(live_app)
         assert public.status == 404, public.body
     live_app.wait_replica()
     assert live_app.client().get(f"/api/v1/tracking/{number}").json()["milestone"] == "picked_up"
+
+
+def test_without_the_writer_the_api_answers_503_json_with_retry_after(live_app):
+    key = _new_partner(live_app, "Writerless Partner")
+    live_app.wait_replica()
+    with live_app.endpoint_down(live_app.writer):
+        response = live_app.client().post(
+            "/api/v1/events", json_body={"events": [{"id": "x"}]}, headers={"Authorization": f"Token {key}"}
+        )
+    assert response.status == 503, response.body
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert int(response.headers["Retry-After"]) >= 1
+    assert set(response.json()["error"]) >= {"code", "message"}

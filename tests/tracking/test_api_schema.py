@@ -130,3 +130,19 @@ def test_successful_answers_match_the_schema(partner_key, served_in_test_transac
     assert owner.json()["private"]["recipient"]["name"] == "Ana"
     listed = call("/api/v1/tracking", "GET", query={"numbers": f"{number},QP1,{numbers.generate()}"})
     assert [r["status"] for r in listed.json()["results"]][:2] == ["found", "invalid"]
+
+
+def test_error_answers_and_their_headers_match_the_schema(partner_key, served_in_test_transaction, rates):
+    operation = schema["/api/v1/events"]["POST"]
+    body = {"events": [{"id": "x"}]}
+    anonymous = operation.Case(body=body, media_type="application/json")
+    response = anonymous.call()
+    assert response.status_code == 401
+    anonymous.validate_response(response, excluded_checks=[positive_data_acceptance, negative_data_rejection])
+
+    rates(partner="1/minute")
+    case = operation.Case(body=body, media_type="application/json", headers={"Authorization": f"Token {partner_key}"})
+    assert case.call().status_code == 200
+    throttled = case.call()
+    assert throttled.status_code == 429
+    case.validate_response(throttled, excluded_checks=[positive_data_acceptance, negative_data_rejection])
