@@ -84,6 +84,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "phoenix.db.middleware.HealthCheckMiddleware",  # first: /healthz answers any Host header
     "django.middleware.security.SecurityMiddleware",
+    # Serves /static/ from STATIC_ROOT inside gunicorn (behind the ALB there is no other web server).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "phoenix.maintenance.MaintenanceMiddleware",
     "phoenix.db.middleware.DatabaseRoutingMiddleware",  # per-request routing state, pins, 503s
     "phoenix.db.middleware.SessionMiddleware",  # Django's, tolerant of a down writer on reads
@@ -170,6 +173,11 @@ USE_TZ = True
 # Static files and media.
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Hashed, compressed file names from `collectstatic`, served by WhiteNoise with far-future caching.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("PHOENIX_MEDIA_ROOT", str(BASE_DIR / "media")))
 
@@ -221,6 +229,35 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp): same-origin scripts, styles and images only, no inline
+# code. The public pages use no script at all; the Django admin's scripts are static files.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'none'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+    },
+}
+
+# Proxies in front of gunicorn that append to X-Forwarded-For (the ALB; HAProxy locally): the
+# client IP is the entry this many places from the right. 0 trusts no header (REMOTE_ADDR).
+PHOENIX_PROXY_HOPS = env_int("PHOENIX_PROXY_HOPS", 1)
+# Public tracking lookups, limited per client IP (tracking/ratelimit.py) against enumeration: every
+# lookup spends points from a budget that refills each window; a number that is not found and
+# a wrong postal code cost PHOENIX_LOOKUP_MISS_COST, a found number costs 1. Counters live in
+# the "default" cache (per process); the WAF rate-based rule is the global limit.
+PHOENIX_LOOKUP_BUDGET = env_int("PHOENIX_LOOKUP_BUDGET", 300)
+PHOENIX_LOOKUP_WINDOW = env_int("PHOENIX_LOOKUP_WINDOW", 600)
+PHOENIX_LOOKUP_MISS_COST = env_int("PHOENIX_LOOKUP_MISS_COST", 10)
+# Days a parcel waits at the branch once it is available for pickup.
+PHOENIX_PICKUP_HOLD_DAYS = env_int("PHOENIX_PICKUP_HOLD_DAYS", 7)
 
 # Logging: JSON lines on stdout in production, readable lines in development.
 LOGGING = {

@@ -34,6 +34,18 @@ def writer_root():
 
 
 @pytest.fixture(autouse=True)
+def _static_files_without_manifest(settings):
+    """Resolve {% static %} without a collectstatic manifest: production uses WhiteNoise's
+    manifest storage, which needs `collectstatic`, while tests and the live server serve the
+    app's static files straight from the finders (tests/tracking/site/test_headers.py covers
+    the production storage)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture(autouse=True)
 def routing_scope():
     """Give each test a fresh database routing state, as each request gets one."""
     from phoenix.db import state

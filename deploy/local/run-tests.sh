@@ -21,4 +21,6 @@ export DJANGO_DEBUG=0 DJANGO_SECURE_SSL_REDIRECT=0 DJANGO_SECURE_COOKIES=0
 cd "$repo"
 # The Spanish pages need compiled messages (.mo files are build output, not committed).
 .venv/bin/python manage.py compilemessages -v0 --ignore=.venv --ignore=node_modules
+# Servers the tests start as subprocesses (gunicorn) serve hashed static files, as in production.
+.venv/bin/python manage.py collectstatic --noinput -v0
 .venv/bin/python -m pytest "$@"

@@ -65,7 +65,8 @@ def test_with_the_writer_down_pages_answer_from_the_replica_and_writes_get_503(l
     assert html.status == 503
     assert html.headers["Retry-After"].isdigit()
     assert "text/html" in html.headers["Content-Type"]
-    assert "try again" in html.body and "Traceback" not in html.body
+    # Spanish is the default language (the client sends no Accept-Language).
+    assert "Inténtalo de nuevo" in html.body and "Traceback" not in html.body
     assert api.status == 503
     assert api.headers["Retry-After"].isdigit()
     assert api.json()["error"]["code"] == "writer_unavailable"
