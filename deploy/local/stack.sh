@@ -177,7 +177,23 @@ app_start() { # app_start az-a|az-b
         || die "$name did not answer /healthz on port $port; see $dir/$name/gunicorn.log"
 }
 
-app_kill() { # app_kill az-a|az-b [SIGNAL]: the whole process group, master and workers
+worker_start() { # the notifications worker (django-tasks db_worker), as phoenix-worker.service runs it
+    mkdir -p "$dir/worker"
+    (
+        cd "$repo"
+        set -a
+        # shellcheck disable=SC1091
+        . "$dir/app.env"
+        set +a
+        export PHOENIX_EMAIL_BACKEND="${PHOENIX_EMAIL_BACKEND:-console}"
+        "$python" manage.py notifications_recover --worker-id stack-worker >>"$dir/worker/worker.log" 2>&1
+        exec setsid "$python" manage.py db_worker --worker-id stack-worker --interval 1 --no-reload \
+            >>"$dir/worker/worker.log" 2>&1 </dev/null
+    ) &
+    echo $! >"$dir/worker/pgid"
+}
+
+app_kill() { # app_kill az-a|az-b|worker [SIGNAL]: the whole process group, master and workers
     local name="$1" signal="${2:-KILL}" pgid
     [ -f "$dir/$name/pgid" ] || return 0
     pgid="$(cat "$dir/$name/pgid")"
@@ -274,6 +290,7 @@ EOF
 
     app_start az-a
     app_start az-b
+    worker_start
     wait_http "http://127.0.0.1:$PHOENIX_ALB_PORT/healthz" 30 || die "the ALB does not answer; see $dir/haproxy.log"
     trap - ERR
 
@@ -288,6 +305,7 @@ EOF
     echo
     echo "  instances:            az-a :$PHOENIX_AZ_A_PORT   az-b :$PHOENIX_AZ_B_PORT"
     echo "  cluster endpoint:     127.0.0.1:$PHOENIX_CLUSTER_PORT   reader endpoint: 127.0.0.1:$PHOENIX_READER_PORT"
+    echo "  notifications worker: $dir/worker/worker.log (e-mails print there)"
     echo "  failover:             deploy/local/failover.sh $dir"
     echo "  status:               deploy/local/stack.sh status $dir"
     echo "  stop:                 make stack-stop   (or deploy/local/stack.sh stop $dir)"
@@ -303,6 +321,7 @@ do_stop() {
         for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$pid" 2>/dev/null || true
     fi
+    app_kill worker TERM
     app_kill az-a TERM
     app_kill az-b TERM
     "$here/cluster.sh" stop "$dir/cluster"
