@@ -4,21 +4,26 @@ Every path that changes a shipment's state (API, admin actions, CSV import, seed
 through these functions so that the forward-only milestone rules hold everywhere.
 """
 
+import logging
 from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
 
 from tracking import milestones, numbers
+from tracking.images import image_content_type
 from tracking.models import (
     Contact,
     EventCode,
     EventSource,
     Facility,
     Partner,
+    ProofOfDelivery,
     Shipment,
     TrackingEvent,
 )
+
+logger = logging.getLogger(__name__)
 
 MAX_NUMBER_ATTEMPTS = 5
 
@@ -127,3 +132,21 @@ def event_record(
             locked.save(update_fields=[*changed, "updated_at"])
     shipment.refresh_from_db()
     return event
+
+
+def proof_of_delivery_attach(*, shipment: Shipment, kind: str, image, uploaded_by=None) -> ProofOfDelivery:
+    """Store a photo or signature image against the shipment's delivery event.
+
+    The image is checked by its content (``tracking.images``); raises ValidationError when it is
+    not acceptable and ValueError when the shipment has no delivery event yet.
+    """
+    content_type = image_content_type(image)
+    event = shipment.events.filter(milestone=milestones.DELIVERED).order_by("-occurred_at", "-id").first()
+    if event is None:
+        raise ValueError(f"{shipment.tracking_number} has no delivery event")
+    proof = ProofOfDelivery(
+        shipment=shipment, event=event, kind=kind, image=image, content_type=content_type, uploaded_by=uploaded_by
+    )
+    proof.save()
+    logger.info("proof of delivery %s stored for %s", proof.pk, shipment.tracking_number)
+    return proof
