@@ -23,6 +23,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from import_export.admin import ImportExportMixin, ImportMixin
+from import_export.formats.base_formats import CSV
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.utils import update_change_reason
 
@@ -232,6 +233,8 @@ class ShipmentAdmin(ImportExportMixin, SimpleHistoryAdmin):
         "updated_at",
     ]
     actions = ["record_scan", "open_exception", "close_exception"]
+    import_formats = [CSV]
+    export_formats = [CSV]
 
     # Creation goes through shipment_create: the API and the CSV import, not a bare form.
     def has_add_permission(self, request) -> bool:
@@ -517,6 +520,8 @@ class TrackingEventAdmin(ImportMixin, SimpleHistoryAdmin):
     list_per_page = 50
     readonly_fields = [f.name for f in TrackingEvent._meta.fields]
 
+    import_formats = [CSV]
+
     def get_import_resource_classes(self, request):
         return [EventImportResource]
 
@@ -529,8 +534,15 @@ class TrackingEventAdmin(ImportMixin, SimpleHistoryAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+    # The delete permission is kept so that an Administrator may delete a whole shipment (its
+    # events go with it); a single event is never deleted on its own.
+    def delete_view(self, request, object_id, extra_context=None):
+        raise PermissionDenied
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
 
 
 @admin.register(Contact)

@@ -57,16 +57,18 @@ class ExceptionCloseForm(_ActionForm):
 class ProofOfDeliveryForm(forms.ModelForm):
     """Inline form: a new image for the shipment's delivery event; checked by content."""
 
+    upload = forms.FileField(label=_("Image"), help_text=_("JPEG, PNG or WebP."))
+
     class Meta:
         model = ProofOfDelivery
-        fields = ["kind", "image"]
+        fields = ["kind"]
 
     def clean(self):
         cleaned = super().clean()
-        image = cleaned.get("image")
+        image = cleaned.get("upload")
         if image is None or self.instance.pk:
             return cleaned
-        cleaned["content_type"] = image_content_type(image)
+        image_content_type(image)
         shipment_id = self.instance.shipment_id
         if shipment_id is None or not self.instance.shipment.events.filter(milestone=milestones.DELIVERED).exists():
             raise forms.ValidationError(_("Record the delivery before attaching a proof of delivery."))

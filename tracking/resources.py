@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
-from import_export import fields, resources, widgets
+from import_export import fields, resources, results, widgets
 
 from tracking import numbers
 from tracking.models import Contact, EventCode, EventSource, ExceptionReason, Facility, Service, Shipment, TrackingEvent
@@ -35,12 +35,31 @@ class FacilityCodeWidget(widgets.ForeignKeyWidget):
         return facility
 
 
+class FileLineResult(results.Result):
+    """Results that name rows by their line in the CSV file (line 1 is the header)."""
+
+    def row_errors(self):
+        return [(i + 2, row.errors) for i, row in enumerate(self.rows) if row.errors]
+
+
 class _AllOrNothingResource(resources.ModelResource):
+    def get_result_class(self):
+        return FileLineResult
+
+    def import_field(self, field, instance, row, is_m2m=False, **kwargs):
+        try:
+            super().import_field(field, instance, row, is_m2m, **kwargs)
+        except ArithmeticError:  # decimal.InvalidOperation from the number widgets
+            raise ValueError(_("%(value)r is not a number.") % {"value": row.get(field.column_name)}) from None
+
     def import_data(self, dataset, **kwargs):
         """Import in one transaction that is rolled back when any row is invalid or fails."""
         kwargs["use_transactions"] = True
         kwargs["rollback_on_validation_errors"] = True
-        return super().import_data(dataset, **kwargs)
+        result = super().import_data(dataset, **kwargs)
+        for row in result.invalid_rows:
+            row.number += 1  # data row N is line N + 1 of the file
+        return result
 
     def _cell(self, row, column: str) -> str:
         value = row.get(column)
@@ -118,7 +137,7 @@ class ShipmentImportResource(_AllOrNothingResource):
         )
         for role in (Contact.Role.RECIPIENT, Contact.Role.SENDER):
             data = self._contact(row, role)
-            if role == Contact.Role.SENDER and not any(data.values()):
+            if role == Contact.Role.SENDER and not self._given(data):
                 continue
             try:
                 Contact(role=role, **data).full_clean(exclude=["shipment"])
@@ -143,10 +162,14 @@ class ShipmentImportResource(_AllOrNothingResource):
             service=instance.service,
             reference=instance.reference,
             recipient=self._contact(row, Contact.Role.RECIPIENT),
-            sender=sender if any(sender.values()) else None,
+            sender=sender if self._given(sender) else None,
             source=EventSource.IMPORT,
         )
         instance.pk, instance.tracking_number = shipment.pk, shipment.tracking_number
+
+    @staticmethod
+    def _given(contact: dict) -> bool:
+        return any(value for name, value in contact.items() if name != "country")
 
     def _contact(self, row, role: str) -> dict:
         data = {name: self._cell(row, f"{role}_{name}") for name in CONTACT_FIELDS}
