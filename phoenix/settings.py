@@ -76,11 +76,15 @@ INSTALLED_APPS = [
     "simple_history",
     "axes",
     "tracking",
+    "phoenix.db",
 ]
 
 MIDDLEWARE = [
+    "phoenix.db.middleware.HealthCheckMiddleware",  # first: /healthz answers any Host header
     "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "phoenix.db.middleware.DatabaseRoutingMiddleware",  # per-request routing state, pins, 503s
+    "phoenix.db.middleware.SessionMiddleware",  # Django's, tolerant of a down writer on reads
+    "tracking.middleware.AdminOnWriterMiddleware",  # staff always see their own changes
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -132,6 +136,24 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Read-your-writes window (seconds) after a write; used by phoenix/db routing.
 PHOENIX_PIN_SECONDS = env_int("PHOENIX_PIN_SECONDS", 5)
+
+# Routing (docs/database.md). PHOENIX_ROUTER=phoenix (default) is phoenix.db; `multidb` swaps in
+# django-multidb-router and `single` sends everything to the writer (both for the benchmark).
+PHOENIX_ROUTER = env_str("PHOENIX_ROUTER", "phoenix")
+if PHOENIX_ROUTER not in ("phoenix", "multidb", "single"):
+    raise ImproperlyConfigured(f"PHOENIX_ROUTER must be phoenix, multidb or single, got {PHOENIX_ROUTER!r}")
+DATABASE_ROUTERS = ["phoenix.db.router.ReadWriteRouter"] if PHOENIX_ROUTER == "phoenix" else []
+if PHOENIX_ROUTER == "multidb" and "reader" in DATABASES:
+    DATABASE_ROUTERS = ["multidb.PinningReplicaRouter"]
+    REPLICA_DATABASES = ["reader"]
+    MULTIDB_PINNING_SECONDS = PHOENIX_PIN_SECONDS
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("phoenix.db.middleware.SessionMiddleware"), "multidb.middleware.PinningRouterMiddleware"
+    )
+# Seconds a failed server is avoided by this process: the reader (reads go to the writer), the
+# writer (writes fail fast with 503 and pinned reads use the reader).
+PHOENIX_DB_READER_DOWN_SECONDS = env_int("PHOENIX_DB_READER_DOWN_SECONDS", 5)
+PHOENIX_DB_WRITER_DOWN_SECONDS = env_int("PHOENIX_DB_WRITER_DOWN_SECONDS", 1)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
