@@ -1,6 +1,7 @@
 """Staff roles: the groups and their permissions (applied by a data migration).
 
-Dispatcher       scans and exceptions, event CSV import, proof-of-delivery upload; no personal data.
+Dispatcher       scans and exceptions, event CSV import, proof-of-delivery upload, shipment details;
+                 no personal data.
 Customer service reads everything incl. recipients' personal data, corrects contacts and shipment
                  details, opens and closes exceptions, imports shipments; deletes nothing.
 Administrator    everything in tracking (incl. deletes), staff accounts, login lockouts.
@@ -10,6 +11,7 @@ Administrator    everything in tracking (incl. deletes), staff accounts, login l
 ROLES: dict[str, list[tuple[str, str]]] = {
     "Dispatcher": [
         ("tracking", "view_shipment"),
+        ("tracking", "change_shipment"),  # weights and pieces; the timeline and proof inlines
         ("tracking", "view_trackingevent"),
         ("tracking", "add_trackingevent"),
         ("tracking", "record_scan"),
