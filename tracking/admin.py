@@ -12,6 +12,7 @@ import re
 
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -61,18 +62,35 @@ _PHONE_LIKE = re.compile(r"\+?[\d\s\-().]+")
 
 
 class CappedCountPaginator(Paginator):
-    """A paginator that counts at most ``COUNT_CAP + 1`` rows (an index range scan, not the table)."""
+    """A paginator that counts at most ``COUNT_CAP + 1`` rows (an index range scan, not the table).
+
+    The count drops the ordering, so the server may read whichever index fits the filter
+    (e.g. the facility's foreign-key index) instead of walking the created_at index.
+    """
 
     cap = COUNT_CAP
 
     @cached_property
     def count(self) -> int:
-        return self.object_list[: self.cap + 1].count()
+        return self.object_list.order_by()[: self.cap + 1].count()
 
     @property
     def capped(self) -> bool:
         """True when there are more rows than were counted (the template says "more than")."""
         return self.count > self.cap
+
+
+class NewestFirstChangeList(ChangeList):
+    """A change list ordered by ``-created_at`` alone, as the descending index stores it.
+
+    Django appends ``-pk`` to make the order total; ``ORDER BY created_at DESC, id DESC`` cannot
+    be read from an index declared ``created_at DESC`` (the primary key suffix ascends), so the
+    server would sort the whole table. Two shipments created in the same microsecond may swap
+    places between pages; that is the price.
+    """
+
+    def _get_deterministic_ordering(self, ordering):
+        return ordering
 
 
 def _phone_candidates(term: str) -> tuple[str, list[str]]:
@@ -172,11 +190,13 @@ class ShipmentAdmin(ImportExportMixin, SimpleHistoryAdmin):
         "reference",
         "milestone",
         "exception_open",
-        "origin_facility",
-        "destination_facility",
+        "origin_city",
+        "destination_city",
         "created_at",
     ]
-    list_select_related = ["origin_facility", "destination_facility"]
+    # No joins: with a million rows a join to facilities can make the optimizer drive the query
+    # from the facility table and sort every shipment. The cities are columns of the row.
+    list_select_related = False
     list_filter = [
         "milestone",
         "exception_open",
@@ -239,6 +259,9 @@ class ShipmentAdmin(ImportExportMixin, SimpleHistoryAdmin):
     # Creation goes through shipment_create: the API and the CSV import, not a bare form.
     def has_add_permission(self, request) -> bool:
         return False
+
+    def get_changelist(self, request, **kwargs):
+        return NewestFirstChangeList
 
     def has_record_scan_permission(self, request) -> bool:
         return request.user.has_perm("tracking.record_scan")
@@ -510,7 +533,9 @@ class TrackingEventAdmin(ImportMixin, SimpleHistoryAdmin):
     """All events, read-only; CSV import of scans. Events are never edited or deleted here."""
 
     list_display = ["shipment", "code", "milestone", "occurred_at", "facility", "source", "created_by"]
-    list_select_related = ["shipment", "facility", "created_by"]
+    # No joins (the optimizer would drive from the shipment table and sort); related rows are
+    # fetched by primary key for the page instead (get_queryset).
+    list_select_related = ()
     ordering = ["-id"]
     sortable_by = []
     search_fields = ["shipment__tracking_number"]
@@ -524,6 +549,9 @@ class TrackingEventAdmin(ImportMixin, SimpleHistoryAdmin):
 
     def get_import_resource_classes(self, request):
         return [EventImportResource]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("shipment", "facility", "created_by")
 
     def get_search_results(self, request, queryset, search_term):
         return _by_tracking_number(queryset, search_term), False
@@ -550,7 +578,7 @@ class ContactAdmin(SimpleHistoryAdmin):
     """Sender and recipient data; reached from a shipment, searched by exact tracking number."""
 
     list_display = ["name", "role", "shipment", "phone", "city"]
-    list_select_related = ["shipment"]
+    list_select_related = ()
     ordering = ["-id"]
     sortable_by = []
     search_fields = ["shipment__tracking_number"]
@@ -562,6 +590,9 @@ class ContactAdmin(SimpleHistoryAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         return _by_tracking_number(queryset, search_term), False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("shipment")
 
     def has_add_permission(self, request) -> bool:
         return False
