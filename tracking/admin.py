@@ -383,16 +383,7 @@ class ShipmentAdmin(ImportExportMixin, SimpleHistoryAdmin):
     def record_scan(self, request, queryset):
         def apply(shipment: Shipment, data: dict) -> None:
             before = shipment.milestone
-            event = event_record(
-                shipment=shipment,
-                code=data["code"],
-                occurred_at=data["occurred_at"],
-                facility=data["facility"],
-                note=data["note"],
-                source=EventSource.ADMIN,
-                created_by=request.user,
-            )
-            self._note_reason(request, shipment, event, data["justification"])
+            self._record(request, shipment, data, code=data["code"], note=data["note"])
             if shipment.milestone != before:
                 messages.success(
                     request,
@@ -421,16 +412,7 @@ class ShipmentAdmin(ImportExportMixin, SimpleHistoryAdmin):
                     % {"number": shipment, "milestone": shipment.milestone},
                 )
                 return
-            event = event_record(
-                shipment=shipment,
-                code="exception",
-                reason=data["reason"],
-                occurred_at=data["occurred_at"],
-                facility=data["facility"],
-                source=EventSource.ADMIN,
-                created_by=request.user,
-            )
-            self._note_reason(request, shipment, event, data["justification"])
+            self._record(request, shipment, data, code="exception", reason=data["reason"])
             if shipment.exception_open and shipment.exception_reason == data["reason"]:
                 messages.success(
                     request,
@@ -450,16 +432,7 @@ class ShipmentAdmin(ImportExportMixin, SimpleHistoryAdmin):
             if not shipment.exception_open:
                 messages.error(request, _("%(number)s has no open exception.") % {"number": shipment})
                 return
-            event = event_record(
-                shipment=shipment,
-                code="exception_cleared",
-                close_exception=True,
-                occurred_at=data["occurred_at"],
-                facility=data["facility"],
-                source=EventSource.ADMIN,
-                created_by=request.user,
-            )
-            self._note_reason(request, shipment, event, data["justification"])
+            self._record(request, shipment, data, code="exception_cleared", close_exception=True)
             if shipment.exception_open:
                 messages.warning(
                     request,
@@ -504,10 +477,22 @@ class ShipmentAdmin(ImportExportMixin, SimpleHistoryAdmin):
         }
         return TemplateResponse(request, "admin/tracking/shipment/action_form.html", context)
 
-    def _note_reason(self, request, shipment: Shipment, event: TrackingEvent, reason: str) -> None:
-        """Keep the staff member's reason in the event's history and the shipment's admin log."""
-        update_change_reason(event, reason)
-        self.log_change(request, shipment, f"{event.code}: {reason}")
+    def _record(self, request, shipment: Shipment, data: dict, **event_fields) -> TrackingEvent:
+        """Record an event for an action through event_record and keep the staff member's reason.
+
+        The reason goes to the event's history record and to the shipment's admin log.
+        """
+        event = event_record(
+            shipment=shipment,
+            occurred_at=data["occurred_at"],
+            facility=data["facility"],
+            source=EventSource.ADMIN,
+            created_by=request.user,
+            **event_fields,
+        )
+        update_change_reason(event, data["justification"])
+        self.log_change(request, shipment, f"{event.code}: {data['justification']}")
+        return event
 
     # CSV import and export --------------------------------------------------------------------
 

@@ -124,6 +124,7 @@ class Command(BaseCommand):
             kb = int(Path("/proc/meminfo").read_text().split()[1])
             memory = f", {kb / 1024 / 1024:.0f} GiB memory"
         vendor = connections["default"].vendor
+        load = f"load average {os.getloadavg()[0]:.1f} at the end"
         lines = [
             f"<!-- section:{SECTION} -->",
             "## Admin shipment change list",
@@ -131,7 +132,8 @@ class Command(BaseCommand):
             f"{shipments:,} shipments on the local MariaDB writer ({vendor}); {runs} timed runs per row after one "
             f"warm-up, in-process Django test client logged in as a superuser (whole request: middleware, "
             f"queries, template). Machine: {os.cpu_count()} CPUs{memory}, {platform.python_implementation()} "
-            f"{platform.python_version()}. Ratio = median / median of the admin index page (the floor page).",
+            f"{platform.python_version()}, {load} (other work shared the machine). Ratio = median / median of the "
+            "admin index page (the floor page).",
             "",
             f"Command: `{command_line or 'manage.py bench_admin'}`",
             "",
