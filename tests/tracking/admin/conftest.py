@@ -13,6 +13,12 @@ from PIL import Image
 from tests import factories
 
 
+@pytest.fixture(autouse=True)
+def media_in_tmp(tmp_path, settings):
+    """Keep uploads and CSV files waiting for confirmation out of the work tree."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
 def staff(role: str | None, username: str | None = None) -> User:
     """Return a staff user in ``role`` (a group created by the roles data migration)."""
     user = User.objects.create_user(
