@@ -142,7 +142,7 @@ class Command(BaseCommand):
         ]
         for label, timings in results:
             median = statistics.median(timings)
-            lines.append(f"| {label} | {median:.1f} | {self._p95(timings):.1f} | {median / floor_page:.2f} |")
+            lines.append(f"| {label} | {median:.2f} | {self._p95(timings):.2f} | {median / floor_page:.2f} |")
         lines += ["", f"<!-- /section:{SECTION} -->"]
         return "\n".join(lines) + "\n"
 
