@@ -84,7 +84,6 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "phoenix.db.middleware.DatabaseRoutingMiddleware",  # per-request routing state, pins, 503s
     "phoenix.db.middleware.SessionMiddleware",  # Django's, tolerant of a down writer on reads
-    "tracking.middleware.AdminOnWriterMiddleware",  # staff always see their own changes
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -265,5 +264,7 @@ LOGGING = {
     "root": {"handlers": ["stdout"], "level": env_str("PHOENIX_LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # django-axes logs every successful login and its start-up at INFO; lockouts are WARNING.
+        "axes": {"level": "WARNING"},
     },
 }

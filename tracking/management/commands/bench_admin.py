@@ -79,10 +79,11 @@ class Command(BaseCommand):
         digits = re.sub(r"\D", "", recipient.phone) if recipient else "0000000000"
         name = " ".join(recipient.name.split()[:2]) if recipient else "Ana"
         base = "/admin/tracking/shipment/"
+        last_page = min(49, (Shipment.objects.count() - 1) // 50)
         return [
             ("floor: admin index page", "/admin/"),
             ("change list, first page", base),
-            ("change list, page 50", f"{base}?p=49"),
+            (f"change list, page {last_page + 1}", f"{base}?p={last_page}"),
             ("filter: milestone in_transit", f"{base}?milestone__exact=in_transit"),
             ("filter: open exceptions", f"{base}?exception_open__exact=1"),
             ("filter: destination facility", f"{base}?destination_facility__id__exact={facility.pk}"),
