@@ -513,14 +513,15 @@ class ShipmentAdmin(ImportExportMixin, SimpleHistoryAdmin):
         return queryset[:EXPORT_CAP]
 
 
-@admin.register(TrackingEvent)
-class TrackingEventAdmin(ImportMixin, SimpleHistoryAdmin):
-    """All events, read-only; CSV import of scans. Events are never edited or deleted here."""
+class _PerShipmentRowsAdmin(SimpleHistoryAdmin):
+    """Tables with several rows per shipment (events, contacts): newest first, found by number.
 
-    list_display = ["shipment", "code", "milestone", "occurred_at", "facility", "source", "created_by"]
-    # No joins (the optimizer would drive from the shipment table and sort); related rows are
-    # fetched by primary key for the page instead (get_queryset).
+    No joins in the list (the optimizer would drive from the shipment table and sort); the
+    shipment of each listed row is fetched by primary key instead (``list_prefetch``).
+    """
+
     list_select_related = ()
+    list_prefetch: tuple[str, ...] = ("shipment",)
     ordering = ["-id"]
     sortable_by = []
     search_fields = ["shipment__tracking_number"]
@@ -528,21 +529,28 @@ class TrackingEventAdmin(ImportMixin, SimpleHistoryAdmin):
     show_full_result_count = False
     paginator = CappedCountPaginator
     list_per_page = 50
-    readonly_fields = [f.name for f in TrackingEvent._meta.fields]
-
-    import_formats = [CSV]
-
-    def get_import_resource_classes(self, request):
-        return [EventImportResource]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("shipment", "facility", "created_by")
+        return super().get_queryset(request).prefetch_related(*self.list_prefetch)
 
     def get_search_results(self, request, queryset, search_term):
         return _by_tracking_number(queryset, search_term), False
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+@admin.register(TrackingEvent)
+class TrackingEventAdmin(ImportMixin, _PerShipmentRowsAdmin):
+    """All events, read-only; CSV import of scans. Events are never edited or deleted here."""
+
+    list_display = ["shipment", "code", "milestone", "occurred_at", "facility", "source", "created_by"]
+    list_prefetch = ("shipment", "facility", "created_by")
+    readonly_fields = [f.name for f in TrackingEvent._meta.fields]
+    import_formats = [CSV]
+
+    def get_import_resource_classes(self, request):
+        return [EventImportResource]
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
@@ -559,28 +567,12 @@ class TrackingEventAdmin(ImportMixin, SimpleHistoryAdmin):
 
 
 @admin.register(Contact)
-class ContactAdmin(SimpleHistoryAdmin):
+class ContactAdmin(_PerShipmentRowsAdmin):
     """Sender and recipient data; reached from a shipment, searched by exact tracking number."""
 
     list_display = ["name", "role", "shipment", "phone", "city"]
-    list_select_related = ()
-    ordering = ["-id"]
-    sortable_by = []
-    search_fields = ["shipment__tracking_number"]
-    search_help_text = gettext_lazy("Tracking number (any spacing).")
-    show_full_result_count = False
-    paginator = CappedCountPaginator
     readonly_fields = ["shipment", "role"]
     fields = ["shipment", "role", "name", "phone", "email", "address", "city", "state", "postal_code", "country"]
-
-    def get_search_results(self, request, queryset, search_term):
-        return _by_tracking_number(queryset, search_term), False
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("shipment")
-
-    def has_add_permission(self, request) -> bool:
-        return False
 
 
 @admin.register(Facility)
