@@ -46,6 +46,7 @@ class Command(BaseCommand):
         if not have:
             raise CommandError("there are no shipments; use --ensure-shipments N")
         client = self._client()
+        self._wait_for_reader(have)
         pages = self._pages()
         results = []
         floor = self._time(lambda: self._select_one(), runs)
@@ -70,6 +71,17 @@ class Command(BaseCommand):
         client = Client(HTTP_HOST="localhost")
         client.force_login(user)
         return client
+
+    def _wait_for_reader(self, shipments: int, timeout: float = 1800) -> None:
+        """Wait until the replica has the seeded rows and the bench user (lag is not measured here)."""
+        if "reader" not in connections:
+            return
+        deadline = time.monotonic() + timeout
+        reader = get_user_model().objects.using("reader")
+        while not (reader.filter(username=USERNAME).exists() and Shipment.objects.using("reader").count() >= shipments):
+            if time.monotonic() > deadline:
+                raise CommandError("the reader did not catch up with the writer")
+            time.sleep(2)
 
     def _pages(self) -> list[tuple[str, str]]:
         newest = Shipment.objects.order_by("-created_at").only("tracking_number").first()
