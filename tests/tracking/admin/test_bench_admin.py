@@ -5,7 +5,7 @@ import io
 import pytest
 from django.core.management import call_command
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(databases="__all__")
 
 
 def test_the_benchmark_runs_and_rewrites_only_its_own_section(tmp_path):
