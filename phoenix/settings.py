@@ -77,6 +77,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "import_export",
+    "simple_history",
+    "axes",
     "tracking",
     "phoenix.db",
 ]
@@ -96,6 +99,16 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Audit: history records name the staff user who made the change.
+    "simple_history.middleware.HistoryRequestMiddleware",
+    # Login lockout; kept last, as django-axes asks.
+    "axes.middleware.AxesMiddleware",
+]
+
+# django-axes checks a login against its lockout table before Django's own backend.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "phoenix.urls"
@@ -174,10 +187,6 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 # Hashed, compressed file names from `collectstatic`, served by WhiteNoise with far-future caching.
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
-}
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("PHOENIX_MEDIA_ROOT", str(BASE_DIR / "media")))
 
@@ -214,6 +223,58 @@ SPECTACULAR_SETTINGS = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("PHOENIX_API_MAX_BODY_BYTES", 1024 * 1024)
 # Scan times further ahead than this are refused as a scanner clock error.
 PHOENIX_EVENT_MAX_FUTURE_SECONDS = env_int("PHOENIX_EVENT_MAX_FUTURE_SECONDS", 15 * 60)
+# Media (proof-of-delivery images, import files): S3 through django-storages when a bucket is
+# named, local disk otherwise. Objects are private; staff get them through a staff-only view
+# that redirects to a short-lived presigned URL. Credentials come from the instance role (or
+# the usual AWS_* variables); AWS_S3_ENDPOINT_URL points tests at a local S3 API server.
+AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
+if AWS_STORAGE_BUCKET_NAME:
+    _media_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": env_str("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": env_str("AWS_S3_REGION_NAME") or None,
+            "default_acl": "private",
+            "querystring_auth": True,
+            "querystring_expire": env_int("PHOENIX_MEDIA_URL_SECONDS", 60),
+            "file_overwrite": False,
+        },
+    }
+else:
+    _media_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+STORAGES = {
+    "default": _media_storage,
+    # Hashed, compressed static files served by WhiteNoise from STATIC_ROOT (collectstatic).
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+# Proof-of-delivery images: largest upload and largest side accepted.
+PHOENIX_POD_MAX_BYTES = env_int("PHOENIX_POD_MAX_BYTES", 5 * 1024 * 1024)
+PHOENIX_POD_MAX_PIXELS = env_int("PHOENIX_POD_MAX_PIXELS", 6000)
+
+# Admin CSV import/export (django-import-export): imports need the model's add permission,
+# exports its view permission; every import runs in one transaction (all or nothing).
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+IMPORT_EXPORT_USE_TRANSACTIONS = True
+IMPORT_EXPORT_SKIP_ADMIN_LOG = False
+# The uploaded file waits between the dry run and the confirmation in media storage (S3 in
+# AWS), so that the confirming request may land on another instance.
+IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.MediaStorage"
+
+# Audit (django-simple-history): no "revert" in the admin; a revert would bypass the
+# forward-only milestone rules and would try to change immutable events.
+SIMPLE_HISTORY_REVERT_DISABLED = True
+
+# Login lockout (django-axes): after PHOENIX_LOGIN_FAILURE_LIMIT failures for one username from
+# one address, that pair is locked out for PHOENIX_LOGIN_COOLOFF_MINUTES. Behind the ALB the
+# client address is the one the ALB appended to X-Forwarded-For (PHOENIX_PROXY_COUNT proxies).
+AXES_FAILURE_LIMIT = env_int("PHOENIX_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = env_int("PHOENIX_LOGIN_COOLOFF_MINUTES", 30) / 60
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "phoenix.clientip.client_ip"
+PHOENIX_PROXY_COUNT = env_int("PHOENIX_PROXY_COUNT", 1)
 
 # Security: strict by default, relaxed only with DJANGO_DEBUG=1 (plain HTTP on loopback).
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -281,6 +342,8 @@ LOGGING = {
     "root": {"handlers": ["stdout"], "level": env_str("PHOENIX_LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # django-axes logs every successful login and its start-up at INFO; lockouts are WARNING.
+        "axes": {"level": "WARNING"},
     },
 }
 

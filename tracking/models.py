@@ -3,8 +3,10 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from tracking import milestones, numbers
+from tracking.images import pod_upload_to, validate_pod_image
 
 
 class Milestone(models.TextChoices):
@@ -133,6 +135,8 @@ class Shipment(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = ShipmentQuerySet.as_manager()
+    # Audit: who changed what and when (admin history view).
+    history = HistoricalRecords()
 
     class Meta:
         indexes = [
@@ -185,6 +189,8 @@ class Contact(models.Model):
     postal_code = models.CharField(max_length=10, blank=True)
     country = models.CharField(max_length=2, default="MX")
 
+    history = HistoricalRecords()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["shipment", "role"], name="contact_one_per_role"),
@@ -227,7 +233,14 @@ class TrackingEvent(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
+    # Audit: events are never changed, so their history is one "created" record naming the user.
+    history = HistoricalRecords()
+
     class Meta:
+        permissions = [
+            ("record_scan", _("Can record scans from the admin")),
+            ("manage_exception", _("Can open and close exceptions from the admin")),
+        ]
         constraints = [
             # Idempotent ingest: a partner's event id is stored once.
             models.UniqueConstraint(fields=["partner", "partner_event_id"], name="event_partner_event_id"),
@@ -459,3 +472,28 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.partner_id} {self.key}"
+
+
+class ProofOfDelivery(models.Model):
+    """A photo or signature image attached to a shipment's delivery event; shown to staff only."""
+
+    class Kind(models.TextChoices):
+        PHOTO = "photo", _("Photo")
+        SIGNATURE = "signature", _("Signature")
+
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="proofs")
+    event = models.ForeignKey(TrackingEvent, on_delete=models.PROTECT, related_name="proofs")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PHOTO)
+    image = models.FileField(upload_to=pod_upload_to, validators=[validate_pod_image], max_length=200)
+    content_type = models.CharField(max_length=40, editable=False)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("proof of delivery")
+        verbose_name_plural = _("proofs of delivery")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from tracking import milestones, numbers
+from tracking.images import image_content_type
 from tracking.models import (
     Contact,
     EventCode,
@@ -25,6 +26,7 @@ from tracking.models import (
     Facility,
     Partner,
     PartnerToken,
+    ProofOfDelivery,
     Shipment,
     TrackingEvent,
 )
@@ -486,3 +488,21 @@ def tracking_number_message(value: str, reason: str) -> str:
     if reason == "check_digit":
         return f"{value} has a wrong check digit: it was probably mistyped."
     return f"{value} is not a tracking number (QP followed by 12 digits)."
+
+
+def proof_of_delivery_attach(*, shipment: Shipment, kind: str, image, uploaded_by=None) -> ProofOfDelivery:
+    """Store a photo or signature image against the shipment's delivery event.
+
+    The image is checked by its content (``tracking.images``); raises ValidationError when it is
+    not acceptable and ValueError when the shipment has no delivery event yet.
+    """
+    content_type = image_content_type(image)
+    event = shipment.events.filter(milestone=milestones.DELIVERED).order_by("-occurred_at", "-id").first()
+    if event is None:
+        raise ValueError(f"{shipment.tracking_number} has no delivery event")
+    proof = ProofOfDelivery(
+        shipment=shipment, event=event, kind=kind, image=image, content_type=content_type, uploaded_by=uploaded_by
+    )
+    proof.save()
+    logger.info("proof of delivery %s stored for %s", proof.pk, shipment.tracking_number)
+    return proof

@@ -1,0 +1,194 @@
+"""Proof of delivery: images checked by content, stored on disk or S3, served to staff only."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from datetime import timedelta
+from pathlib import Path
+
+import boto3
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import override_settings
+from django.utils import timezone
+
+from tests.tracking.admin.conftest import change_form_data, image_bytes, staff
+from tracking.models import ProofOfDelivery
+from tracking.services import event_record
+
+pytestmark = pytest.mark.django_db
+
+CHANGE = "/admin/tracking/shipment/{}/change/"
+
+
+@pytest.fixture
+def delivered(shipment):
+    event_record(shipment=shipment, code="delivered", occurred_at=timezone.now() - timedelta(hours=1))
+    return shipment
+
+
+def _attach(client, shipment, content: bytes, name="pod.png", kind="signature"):
+    data = change_form_data(client.get(CHANGE.format(shipment.pk)))
+    data.update(
+        {
+            "proofs-TOTAL_FORMS": "1",
+            "proofs-0-kind": kind,
+            "proofs-0-upload": SimpleUploadedFile(name, content, content_type="image/png"),
+            "_continue": "1",
+        }
+    )
+    return client.post(CHANGE.format(shipment.pk), data)
+
+
+@pytest.fixture
+def media_root(tmp_path, settings):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    return settings.MEDIA_ROOT
+
+
+def test_a_dispatcher_attaches_a_signature_stored_on_local_disk(dispatcher, delivered, media_root):
+    content = image_bytes("PNG")
+    response = _attach(dispatcher, delivered, content)
+    assert response.status_code == 302, response.context and response.context["inline_admin_formsets"]
+    proof = ProofOfDelivery.objects.get()
+    assert (proof.kind, proof.content_type, proof.uploaded_by.username) == ("signature", "image/png", "dispatcher-user")
+    assert proof.event.code == "delivered" and proof.event.shipment == delivered
+    stored = Path(media_root, proof.image.name)
+    assert stored.read_bytes() == content
+    assert delivered.tracking_number not in proof.image.name and "pod.png" not in proof.image.name
+
+    served = dispatcher.get(f"/admin/tracking/shipment/proof/{proof.pk}/")
+    assert served.status_code == 200
+    assert b"".join(served.streaming_content) == content
+    assert served["Content-Type"] == "image/png"
+    assert "no-store" in served["Cache-Control"]
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "message"),
+    [
+        (b"GIF89a not really", "pod.png", "not a readable"),
+        (b"%PDF-1.4 hello", "pod.jpg", "not a readable"),
+        ("gif", "pod.gif", "GIF images are not accepted"),
+        ("tiny", "pod.png", "each side must be between"),
+        ("huge", "pod.png", "largest accepted"),
+    ],
+)
+def test_files_that_are_not_acceptable_images_are_refused(
+    dispatcher, delivered, media_root, settings, content, name, message
+):
+    settings.PHOENIX_POD_MAX_BYTES = 20_000
+    if content == "gif":
+        content = image_bytes("GIF")
+    elif content == "tiny":
+        content = image_bytes("PNG", (8, 8))
+    elif content == "huge":
+        content = os.urandom(30_000)
+    response = _attach(dispatcher, delivered, content, name=name)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not ProofOfDelivery.objects.exists()
+    assert not list(Path(media_root).rglob("*.*"))
+
+
+def test_proof_needs_a_delivery_event(dispatcher, shipment, media_root):
+    response = _attach(dispatcher, shipment, image_bytes("JPEG"))
+    assert response.status_code == 200
+    assert "Record the delivery before attaching" in response.content.decode()
+    assert not ProofOfDelivery.objects.exists()
+
+
+def test_the_file_is_for_staff_with_the_permission_only(client, dispatcher, delivered, media_root):
+    _attach(dispatcher, delivered, image_bytes("PNG"))
+    url = f"/admin/tracking/shipment/proof/{ProofOfDelivery.objects.get().pk}/"
+    anonymous = type(client)()
+    response = anonymous.get(url)
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    nobody = type(client)()
+    nobody.force_login(staff(None))
+    assert nobody.get(url).status_code == 403
+    assert anonymous.get(f"/media/{ProofOfDelivery.objects.get().image.name}").status_code == 404
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def s3_server(monkeypatch):
+    """Run moto's S3 API server on loopback (a real HTTP S3 endpoint, not mocked calls)."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()  # noqa: S310 - loopback
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("moto_server did not start") from None
+                time.sleep(0.2)
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }.items():
+            monkeypatch.setenv(name, value)
+        yield endpoint
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_with_a_bucket_it_stores_on_s3_and_hands_out_a_short_lived_signed_url(dispatcher, delivered, s3_server):
+    s3 = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
+    s3.create_bucket(Bucket="phoenix-media")
+    storages = {
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": "phoenix-media",
+                "endpoint_url": s3_server,
+                "region_name": "us-east-1",
+                "default_acl": "private",
+                "querystring_auth": True,
+                "querystring_expire": 60,
+                "file_overwrite": False,
+            },
+        },
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    content = image_bytes("JPEG")
+    with override_settings(STORAGES=storages):
+        response = _attach(dispatcher, delivered, content, name="photo.jpg", kind="photo")
+        assert response.status_code == 302
+        proof = ProofOfDelivery.objects.get()
+        (stored,) = s3.list_objects_v2(Bucket="phoenix-media")["Contents"]
+        assert stored["Key"] == proof.image.name and stored["Key"].endswith(".jpg")
+        assert s3.get_object(Bucket="phoenix-media", Key=stored["Key"])["Body"].read() == content
+
+        served = dispatcher.get(f"/admin/tracking/shipment/proof/{proof.pk}/")
+    assert served.status_code == 302
+    signed = served["Location"]
+    assert signed.startswith(f"{s3_server}/phoenix-media/") and "Signature" in signed and "Expires" in signed
+    with urllib.request.urlopen(signed, timeout=10) as answer:  # noqa: S310 - loopback
+        assert answer.read() == content
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(signed.split("?")[0], timeout=10)  # noqa: S310 - loopback
+    assert refused.value.code == 403

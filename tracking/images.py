@@ -1,0 +1,73 @@
+"""Proof-of-delivery images: checked by their content (Pillow), not by name or declared type."""
+
+import uuid
+import warnings
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from PIL import Image
+
+# Pillow format name -> (content type, file extension).
+FORMATS = {
+    "JPEG": ("image/jpeg", ".jpg"),
+    "PNG": ("image/png", ".png"),
+    "WEBP": ("image/webp", ".webp"),
+}
+EXTENSIONS = {content_type: extension for content_type, extension in FORMATS.values()}
+MIN_PIXELS = 16
+
+
+def image_content_type(file) -> str:
+    """Return the content type of an uploaded image, or raise ValidationError.
+
+    Reads the file: its size, its format by content, a full decode check and its dimensions.
+    Leaves the file at its start.
+    """
+    size = getattr(file, "size", None)
+    if size is None:
+        file.seek(0, 2)
+        size = file.tell()
+    if size > settings.PHOENIX_POD_MAX_BYTES:
+        raise ValidationError(
+            _("The image is %(size)s KB; the largest accepted is %(limit)s KB."),
+            code="too_large",
+            params={"size": size // 1024, "limit": settings.PHOENIX_POD_MAX_BYTES // 1024},
+        )
+    file.seek(0)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(file) as image:
+                kind, (width, height) = image.format, image.size
+                image.verify()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise ValidationError(_("The file is not a readable JPEG, PNG or WebP image."), code="not_an_image") from None
+    finally:
+        file.seek(0)
+    if kind not in FORMATS:
+        raise ValidationError(
+            _("%(kind)s images are not accepted; upload a JPEG, PNG or WebP image."),
+            code="format",
+            params={"kind": kind},
+        )
+    limit = settings.PHOENIX_POD_MAX_PIXELS
+    if not (MIN_PIXELS <= width <= limit and MIN_PIXELS <= height <= limit):
+        raise ValidationError(
+            _("The image is %(width)s×%(height)s pixels; each side must be between %(min)s and %(max)s."),
+            code="dimensions",
+            params={"width": width, "height": height, "min": MIN_PIXELS, "max": limit},
+        )
+    return FORMATS[kind][0]
+
+
+def validate_pod_image(file) -> None:
+    """Model field validator: raise ValidationError unless ``file`` is an acceptable image."""
+    image_content_type(file)
+
+
+def pod_upload_to(instance, filename: str) -> str:
+    """Return a storage name that reveals nothing about the shipment or the uploaded file name."""
+    extension = EXTENSIONS.get(instance.content_type, "")
+    return f"pod/{timezone.now():%Y/%m}/{uuid.uuid4().hex}{extension}"
