@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -7,6 +8,16 @@ from simple_history.models import HistoricalRecords
 
 from tracking import milestones, numbers
 from tracking.images import pod_upload_to, validate_pod_image
+
+
+def history_user(request=None, **kwargs):
+    """Return the staff user behind a change for the audit history, or None.
+
+    Partner API requests carry a partner principal, not a user: their changes are recorded
+    without a user (the event's ``partner`` and ``source`` say who sent them).
+    """
+    user = getattr(request, "user", None)
+    return user if isinstance(user, AbstractBaseUser) and user.is_authenticated else None
 
 
 class Milestone(models.TextChoices):
@@ -136,7 +147,7 @@ class Shipment(models.Model):
 
     objects = ShipmentQuerySet.as_manager()
     # Audit: who changed what and when (admin history view).
-    history = HistoricalRecords()
+    history = HistoricalRecords(get_user=history_user)
 
     class Meta:
         indexes = [
@@ -189,7 +200,7 @@ class Contact(models.Model):
     postal_code = models.CharField(max_length=10, blank=True)
     country = models.CharField(max_length=2, default="MX")
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(get_user=history_user)
 
     class Meta:
         constraints = [
@@ -234,7 +245,7 @@ class TrackingEvent(models.Model):
     )
 
     # Audit: events are never changed, so their history is one "created" record naming the user.
-    history = HistoricalRecords()
+    history = HistoricalRecords(get_user=history_user)
 
     class Meta:
         permissions = [

@@ -171,3 +171,12 @@ def test_it_needs_a_token(anonymous):
     assert response.status_code == 401
     assert error_of(response)["code"] == "not_authenticated"
     assert Shipment.objects.count() == 0
+
+
+def test_a_shipment_created_by_a_partner_is_in_the_audit_history_without_a_staff_user(partner_and_client):
+    _, client = partner_and_client
+    response = client.post(URL, _payload())
+    assert response.status_code == 201
+    shipment = Shipment.objects.get(tracking_number=response.json()["tracking_number"])
+    created = shipment.history.get(history_type="+")
+    assert created.history_user is None
