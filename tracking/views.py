@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from tracking import lookup, numbers, ratelimit
 from tracking.forms import LookupForm, PostalCodeForm
@@ -42,12 +42,12 @@ def _too_many(request: HttpRequest, retry_after: int) -> HttpResponse:
     return _private(response)
 
 
-@require_GET
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     return _public(render(request, "tracking/home.html", {"form": LookupForm()}))
 
 
-@require_GET
+@require_safe
 def track(request: HttpRequest) -> HttpResponse:
     if "numbers" not in request.GET:
         return redirect("tracking:home")
@@ -81,7 +81,7 @@ def track(request: HttpRequest) -> HttpResponse:
     return _public(render(request, "tracking/results.html", context), etag)
 
 
-@require_GET
+@require_safe
 def detail(request: HttpRequest, number: str) -> HttpResponse:
     try:
         canonical = numbers.parse(number)
