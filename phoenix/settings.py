@@ -82,6 +82,7 @@ MIDDLEWARE = [
     # Serves /static/ from STATIC_ROOT inside gunicorn (behind the ALB there is no other web server).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
+    "phoenix.maintenance.MaintenanceMiddleware",
     "phoenix.db.middleware.DatabaseRoutingMiddleware",  # per-request routing state, pins, 503s
     "phoenix.db.middleware.SessionMiddleware",  # Django's, tolerant of a down writer on reads
     "django.middleware.locale.LocaleMiddleware",
@@ -143,6 +144,11 @@ if PHOENIX_ROUTER == "multidb" and "reader" in DATABASES:
 # writer (writes fail fast with 503 and pinned reads use the reader).
 PHOENIX_DB_READER_DOWN_SECONDS = env_int("PHOENIX_DB_READER_DOWN_SECONDS", 5)
 PHOENIX_DB_WRITER_DOWN_SECONDS = env_int("PHOENIX_DB_WRITER_DOWN_SECONDS", 1)
+
+# Maintenance switch (phoenix/maintenance.py): how long a process trusts its last read of the
+# switch, and the Retry-After (seconds) that refused writes carry.
+PHOENIX_MAINTENANCE_CACHE_SECONDS = env_int("PHOENIX_MAINTENANCE_CACHE_SECONDS", 2)
+PHOENIX_MAINTENANCE_RETRY_AFTER = env_int("PHOENIX_MAINTENANCE_RETRY_AFTER", 120)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -311,7 +311,12 @@ class LiveApp:
 
     @classmethod
     def start(cls, workdir: Path, pin_seconds: int = 30, extra_env: dict | None = None) -> "LiveApp":
-        """Create a database, migrate it and start gunicorn on it (see the module docstring)."""
+        """Create a database, migrate it and start gunicorn on it (see the module docstring).
+
+        ``pin_seconds`` is PHOENIX_PIN_SECONDS of the app (long, so that no test races the pin
+        window on a busy machine); ``extra_env`` adds or overrides variables of the app, e.g.
+        ``{"PHOENIX_ROUTER": "multidb"}``. A superuser ``admin`` exists (``app.superuser``).
+        """
         database = f"live_{secrets.token_hex(4)}"
         writer = Endpoint(int(os.environ["PHOENIX_WRITER_PORT"]))
         reader = Endpoint(int(os.environ["PHOENIX_REPLICA_PORT"]))

@@ -4,7 +4,7 @@ They exist because the public pages only read and the admin hides where its read
 make "a write then reads in the same request" observable. Mounted by tests/live_urls.py only.
 """
 
-from django.db import connections
+from django.db import connections, transaction
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -17,11 +17,14 @@ from tracking.models import Shipment
 @require_GET
 def reference_read(request: HttpRequest, number: str) -> JsonResponse:
     """Return the reference as the routing reads it (``?use_writer=1`` inside use_writer(),
-    ``?key=K`` declares the client identity K with pin_key())."""
+    ``?atomic=1`` inside a transaction, ``?key=K`` declares the client identity K with pin_key())."""
     if request.GET.get("key"):
         pin_key(request, request.GET["key"])
     if request.GET.get("use_writer"):
         with use_writer():
+            shipment = Shipment.objects.get(tracking_number=number)
+    elif request.GET.get("atomic"):
+        with transaction.atomic():
             shipment = Shipment.objects.get(tracking_number=number)
     else:
         shipment = Shipment.objects.get(tracking_number=number)

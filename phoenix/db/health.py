@@ -32,6 +32,10 @@ class Probe:
     def as_dict(self) -> dict:
         return {**asdict(self), "role": self.role}
 
+    def as_public_dict(self) -> dict:
+        """Return what /readyz may show anyone: no host names, addresses or error texts."""
+        return {"role": self.role, "writable": self.writable, "latency_ms": self.latency_ms}
+
 
 def host_of(alias: str) -> str:
     settings_dict = connections[alias].settings_dict

@@ -4,6 +4,7 @@ Order in settings.MIDDLEWARE:
 
     "phoenix.db.middleware.HealthCheckMiddleware",      # first: before ALLOWED_HOSTS and HTTPS redirects
     "django.middleware.security.SecurityMiddleware",
+    "phoenix.maintenance.MaintenanceMiddleware",        # write freeze (reads the writer directly)
     "phoenix.db.middleware.DatabaseRoutingMiddleware",  # outside the session middleware
     "phoenix.db.middleware.SessionMiddleware",          # Django's, tolerant of a down writer on reads
     ...
@@ -72,9 +73,11 @@ def readyz() -> HttpResponse:
     from django.conf import settings
 
     writer = health.probe(WRITER)
-    body = {"ready": bool(writer.writable), "writer": writer.as_dict()}
+    body = {"ready": bool(writer.writable), "writer": writer.as_public_dict()}
     if READER in settings.DATABASES:
-        body["reader"] = health.probe(READER).as_dict()
+        body["reader"] = health.probe(READER).as_public_dict()
+    if not writer.writable:
+        logger.warning("not ready: the writer is %s %s", writer.role, writer.error)
     response = JsonResponse(body, status=200 if writer.writable else 503)
     response["Cache-Control"] = "no-store"
     return response
@@ -92,7 +95,7 @@ class DatabaseRoutingMiddleware:
             if pinning.cookie_is_valid(request.COOKIES.get(pinning.COOKIE_NAME)):
                 state.pin(state.COOKIE)
             response = self.get_response(request)
-            if current.wrote:
+            if current.wrote and pinning.enabled():
                 pinning.set_cookie(response)
                 if current.pin_keys:
                     pinning.mark_keys(current.pin_keys)

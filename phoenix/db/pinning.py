@@ -30,6 +30,11 @@ COOKIE_NAME = "phoenix_pin"
 SALT = "phoenix.db.pinning"
 
 
+def enabled() -> bool:
+    """Return True when pins matter: a reader exists and phoenix.db routes to it."""
+    return "reader" in settings.DATABASES and "phoenix.db.router.ReadWriteRouter" in settings.DATABASE_ROUTERS
+
+
 def pin_seconds() -> int:
     return int(getattr(settings, "PHOENIX_PIN_SECONDS", 5))
 
@@ -65,8 +70,11 @@ def pin_key(request: HttpRequest, key: str) -> None:
     """Declare the client identity of this request, e.g. ``partner:12``.
 
     Pins this request to the writer when ``key`` wrote within PHOENIX_PIN_SECONDS, and marks
-    ``key`` when this request writes. Runs one primary-key query on the writer.
+    ``key`` when this request writes. Runs one primary-key query on the writer (none when
+    there is no reader to avoid).
     """
+    if not enabled():
+        return
     current = state.current()
     if key not in current.pin_keys:
         current.pin_keys.append(key)

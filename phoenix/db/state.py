@@ -6,7 +6,7 @@ that the same gunicorn thread serves. Pure Python: no Django imports, so the dat
 can use it.
 
 - ``scope()`` opens a fresh state for one request or task (the middleware opens one per request;
-  a background task should open one per task). Outside any scope a state is created lazily for
+  a background task should run in one too: ``with scope():`` or ``@scope()`` on the task). Outside any scope a state is created lazily for
   the current context: a management command that writes then reads its own rows from the
   writer for the rest of the command, which is the safe default.
 - ``use_writer()`` sends the reads inside it to the writer; it nests and restores the outer
@@ -98,8 +98,10 @@ def note_write() -> None:
 
 
 def note_query(alias: str) -> None:
-    state = current()
-    state.queries[alias] = state.queries.get(alias, 0) + 1
+    """Count a statement run on ``alias`` (only inside a scope: nothing to report outside)."""
+    state = _state.get()
+    if state is not None:
+        state.queries[alias] = state.queries.get(alias, 0) + 1
 
 
 def writer_depth() -> int:

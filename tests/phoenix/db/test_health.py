@@ -32,6 +32,7 @@ def test_readyz_reports_both_servers_and_200_when_the_writer_is_writable(live_ap
     assert body["ready"] is True
     assert body["writer"]["role"] == "writable"
     assert body["reader"]["role"] == "read-only"
+    assert "127.0.0.1" not in response.body  # no endpoint addresses for the internet to see
 
 
 def test_readyz_is_503_when_the_writer_is_read_only_or_gone(live_app):

@@ -62,8 +62,9 @@ def test_a_request_without_the_pin_reads_the_replica(live_app, number):
         assert response.json() == {"reference": old}  # stale: the replica has not applied the write
         assert replica_after > replica_before
         assert writer_after == writer_before
-        # The same client inside use_writer() gets the fresh row.
+        # The same client inside use_writer(), or inside a transaction, gets the fresh row.
         assert other.get(f"/_live/shipments/{number}?use_writer=1").json() == {"reference": reference}
+        assert other.get(f"/_live/shipments/{number}?atomic=1").json() == {"reference": reference}
     # Once the replica catches up, the client without a pin sees the new value too.
     assert other.get(f"/_live/shipments/{number}").json() == {"reference": reference}
 

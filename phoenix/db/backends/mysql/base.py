@@ -119,14 +119,16 @@ class CursorWrapper(mysql.CursorWrapper):
             self.wrapper.discard(exc)
             raise WriterUnavailable(*exc.args) from exc
         if self.alias == WRITER and is_lost(exc):
-            self.wrapper.discard(exc)
             if plain_read and _may_read_elsewhere():
+                self.wrapper.discard(exc, mark_down=False)
                 try:  # once more on a fresh connection: a pooled connection may simply have gone stale
                     return self._rerun_on(WRITER, method, query, args)
                 except Exception as again:
                     if not (isinstance(again, WriterUnavailable) or is_lost(again)):
                         raise
+                    self.wrapper.mark_down(again)
                     return self._writer_unreachable(method, query, args, again)
+            self.wrapper.discard(exc)
             raise WriterUnavailable(*exc.args) from exc
         raise exc
 
@@ -168,6 +170,9 @@ class DatabaseWrapper(mysql.DatabaseWrapper):
     def get_new_connection(self, conn_params):
         if self.alias != WRITER:
             return super().get_new_connection(conn_params)
+        if state.is_down(WRITER):
+            # Fail fast while the writer is marked down instead of waiting for a connect timeout.
+            raise WriterUnavailable(2003, "the writer is marked down")
         try:
             connection = super().get_new_connection(conn_params)
         except MySQLdb.OperationalError as exc:
@@ -191,8 +196,6 @@ class DatabaseWrapper(mysql.DatabaseWrapper):
         return CursorWrapper(self.connection.cursor(), self)
 
     def _cursor(self, name=None):
-        if self.alias == WRITER and state.is_down(WRITER) and self.connection is None:
-            return self._unreachable_writer_cursor(WriterUnavailable(2003, "the writer is marked down"))
         try:
             return super()._cursor(name)
         except WriterUnavailable as exc:
@@ -219,9 +222,9 @@ class DatabaseWrapper(mysql.DatabaseWrapper):
             logger.warning("database %s marked down for %ss: %s", self.alias, seconds, exc)
         state.mark_down(self.alias, seconds)
 
-    def discard(self, exc: BaseException) -> None:
+    def discard(self, exc: BaseException, mark_down: bool = True) -> None:
         """Close this connection after ``exc`` so that the next use reconnects."""
-        if is_lost(exc) or self.alias == WRITER:
+        if mark_down:
             self.mark_down(exc)
         with contextlib.suppress(Exception):  # the connection is already broken; closing is best effort
             self.close()
