@@ -72,6 +72,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django_tasks",
+    "django_tasks_db",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "tracking",
     "phoenix.db",
 ]
@@ -176,6 +181,40 @@ STORAGES = {
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("PHOENIX_MEDIA_ROOT", str(BASE_DIR / "media")))
 
+# Partner API (tracking/api.py): token authentication only, JSON only, one error shape,
+# throttles per token and per client IP. Rates are "N/second|minute|hour|day".
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["tracking.api_auth.PartnerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["tracking.api_errors.LimitedJSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["tracking.api_auth.PartnerTokenThrottle", "tracking.api_auth.ClientIPThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "partner": env_str("PHOENIX_API_RATE_PARTNER", "600/minute"),
+        "ip": env_str("PHOENIX_API_RATE_IP", "120/minute"),
+    },
+    # Proxies in front of the app that append to X-Forwarded-For (1 behind the ALB); 0 trusts
+    # only REMOTE_ADDR, so a client cannot pick its own throttle bucket.
+    "NUM_PROXIES": env_int("PHOENIX_API_NUM_PROXIES", 0),
+    "EXCEPTION_HANDLER": "tracking.api_errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Phoenix partner API",
+    "DESCRIPTION": "Tracking JSON, shipment creation and bulk scan-event ingest. See docs/api.md.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+# A batch of 500 scan events is about 150 KB of JSON; leave room, refuse more with a 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("PHOENIX_API_MAX_BODY_BYTES", 1024 * 1024)
+# Scan times further ahead than this are refused as a scanner clock error.
+PHOENIX_EVENT_MAX_FUTURE_SECONDS = env_int("PHOENIX_EVENT_MAX_FUTURE_SECONDS", 15 * 60)
+
 # Security: strict by default, relaxed only with DJANGO_DEBUG=1 (plain HTTP on loopback).
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
@@ -244,3 +283,40 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
     },
 }
+
+# Notifications (docs/notifications.md): a background worker (`manage.py db_worker`) sends what
+# the scan-event path recorded as owed. E-mail goes through Amazon SES in production
+# (PHOENIX_EMAIL_BACKEND=ses, credentials from the instance role) and any SMTP server locally.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+_EMAIL_BACKENDS = {
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "ses": "django_ses.SESBackend",
+    "console": "django.core.mail.backends.console.EmailBackend",
+}
+_email_backend = env_str("PHOENIX_EMAIL_BACKEND", "console" if DEBUG else "smtp")
+if _email_backend not in _EMAIL_BACKENDS:
+    raise ImproperlyConfigured(
+        f"PHOENIX_EMAIL_BACKEND must be one of {', '.join(_EMAIL_BACKENDS)}, got {_email_backend!r}"
+    )
+EMAIL_BACKEND = _EMAIL_BACKENDS[_email_backend]
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+AWS_SES_REGION_NAME = env_str("AWS_SES_REGION_NAME", env_str("AWS_REGION", "us-east-1"))
+if env_str("AWS_SES_REGION_ENDPOINT_URL"):  # tests: moto on loopback
+    AWS_SES_REGION_ENDPOINT_URL = env_str("AWS_SES_REGION_ENDPOINT_URL")
+DEFAULT_FROM_EMAIL = env_str("PHOENIX_FROM_EMAIL", "QualityPost <avisos@qualitypost.mx>")
+# Absolute links in e-mails (the worker has no request to build them from).
+PHOENIX_SITE_URL = env_str("PHOENIX_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Seconds a worker holds a claimed notification before another worker may take it over.
+PHOENIX_NOTIFY_LEASE_SECONDS = env_int("PHOENIX_NOTIFY_LEASE_SECONDS", 300)
+# Subscription requests allowed per hour, per shipment and per client IP.
+PHOENIX_NOTIFY_RATE_PER_SHIPMENT = env_int("PHOENIX_NOTIFY_RATE_PER_SHIPMENT", 5)
+PHOENIX_NOTIFY_RATE_PER_IP = env_int("PHOENIX_NOTIFY_RATE_PER_IP", 20)
+# Webhook URLs must be HTTPS to a public address. Only tests and local stacks set this, to
+# allow http:// to 127.0.0.1 (never any other private address).
+PHOENIX_WEBHOOK_ALLOW_LOOPBACK = env_bool("PHOENIX_WEBHOOK_ALLOW_LOOPBACK")
+PHOENIX_WEBHOOK_TIMEOUT = env_int("PHOENIX_WEBHOOK_TIMEOUT", 10)

@@ -41,3 +41,28 @@ def shipment(*, postal_code: str = "44100", occurred_at=None, **fields) -> Shipm
         occurred_at=occurred_at or timezone.now(),
         **fields,
     )
+
+
+def subscription(shipment: Shipment, *, email: str = "someone@example.com", topics=None, **fields):
+    """Return an active (confirmed) e-mail subscription, stored as the subscribe page stores it."""
+    from tracking import notifications, sealing
+    from tracking.models import Subscription
+
+    defaults = {"language": "es", "status": Subscription.Status.ACTIVE}
+    return Subscription.objects.create(
+        shipment=shipment,
+        email_encrypted=sealing.seal(email),
+        email_hash=sealing.digest(email, purpose="notify.email"),
+        email_masked=notifications.email_mask(email),
+        topics=list(topics or notifications.DEFAULT_TOPICS),
+        **{**defaults, **fields},
+    )
+
+
+def partner_token(partner_obj: Partner | None = None, name: str = "") -> tuple[Partner, str]:
+    """Return a partner and a fresh API key for it."""
+    from tracking.services import partner_token_create
+
+    partner_obj = partner_obj or partner()
+    _, key = partner_token_create(partner=partner_obj, name=name)
+    return partner_obj, key

@@ -21,3 +21,7 @@ class ShipmentAdmin(admin.ModelAdmin):
     show_full_result_count = False
     readonly_fields = ["tracking_number"]
     search_fields = ["tracking_number", "reference"]
+
+
+# Notifications: webhook endpoints, deliveries, subscriptions (kept in their own module).
+from tracking import admin_notify  # noqa: E402, F401

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from tracking import milestones, numbers
@@ -261,3 +262,200 @@ class MaintenanceSwitch(models.Model):
 
     def __str__(self) -> str:
         return f"maintenance {'on' if self.enabled else 'off'}"
+
+
+# Notifications (docs/notifications.md): e-mail subscriptions, partner webhook endpoints, and
+# the outbox rows that the scan-event path writes in the same transaction as the event.
+
+
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    CLAIMED = "claimed", _("Claimed by a worker")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    UNCERTAIN = "uncertain", _("Uncertain (worker stopped while sending)")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class OutboxItem(models.Model):
+    """What is owed to one recipient, with the worker's lease on it (see tracking/delivery.py)."""
+
+    status = models.CharField(max_length=10, choices=OutboxStatus.choices, default=OutboxStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+
+class Subscription(models.Model):
+    """A person's wish to hear about one shipment by e-mail. The address is stored encrypted."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for confirmation")
+        ACTIVE = "active", _("Active")
+        UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="subscriptions")
+    email_encrypted = models.TextField(editable=False)
+    email_hash = models.CharField(max_length=64, editable=False)
+    email_masked = models.CharField(max_length=100, editable=False)
+    topics = models.JSONField(default=list, help_text=_("Milestones wanted, and 'exception' for any exception."))
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    confirmations_sent = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shipment", "email_hash"], name="subscription_one_per_address"),
+        ]
+        indexes = [
+            # Scan-event path: a shipment's active subscriptions (notifications_owed).
+            models.Index(fields=["shipment", "status"], name="subscription_shipment_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.email_masked} ({self.get_status_display()})"
+
+
+class SubscriptionRequest(models.Model):
+    """One "Notify me" form submission, kept for an hour or so to rate-limit across processes."""
+
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="+")
+    client = models.CharField(max_length=64, help_text=_("Keyed hash of the client IP, never the IP itself."))
+    requested_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # Rate limit: requests for one shipment in the last hour.
+            models.Index(fields=["shipment", "requested_at"], name="subscription_request_shipment"),
+            # Rate limit: requests from one client in the last hour.
+            models.Index(fields=["client", "requested_at"], name="subscription_request_client"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.shipment_id} @ {self.requested_at:%Y-%m-%d %H:%M}"
+
+
+class EmailNotification(OutboxItem):
+    """One e-mail owed to one subscription: a confirmation, a milestone, or an exception."""
+
+    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="notifications")
+    key = models.CharField(max_length=64, help_text=_("confirm:N, milestone:<name> or exception:<event id>."))
+    event = models.ForeignKey(TrackingEvent, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            # At most one e-mail per (subscription, milestone) or (subscription, exception event).
+            models.UniqueConstraint(fields=["subscription", "key"], name="email_notification_once"),
+        ]
+        indexes = [
+            # Worker: due rows in order (delivery claim query).
+            models.Index(fields=["status", "next_attempt_at"], name="email_notification_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} -> subscription #{self.subscription_id}"
+
+
+class WebhookEndpoint(models.Model):
+    """A partner's HTTPS URL that receives signed JSON for its own shipments' events."""
+
+    class Topic(models.TextChoices):
+        MILESTONE = "milestone", _("Milestone changed")
+        EXCEPTION = "exception", _("Exception opened or closed")
+        SCAN = "scan", _("Every scan event")
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    url = models.URLField(max_length=500)
+    topics = models.JSONField(default=list)
+    secret_encrypted = models.TextField(editable=False)
+    is_active = models.BooleanField(default=True)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            # Scan-event path: a partner's active endpoints (notifications_owed).
+            models.Index(fields=["partner", "is_active"], name="webhook_endpoint_partner"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner} {self.url}"
+
+
+class WebhookDelivery(OutboxItem):
+    """One signed POST owed to one endpoint for one tracking event."""
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.ForeignKey(TrackingEvent, on_delete=models.CASCADE, related_name="+")
+    uuid = models.UUIDField(unique=True, editable=False, help_text=_("Sent in the body: receivers dedupe on it."))
+    sequence = models.PositiveIntegerField(help_text=_("The event's position in its shipment's history."))
+    payload = models.TextField(editable=False)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = _("webhook deliveries")
+        constraints = [
+            # At most one delivery per (endpoint, event).
+            models.UniqueConstraint(fields=["endpoint", "event"], name="webhook_delivery_once"),
+        ]
+        indexes = [
+            # Worker: due rows in order (delivery claim query).
+            models.Index(fields=["status", "next_attempt_at"], name="webhook_delivery_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} -> {self.endpoint}"
+
+
+class PartnerToken(models.Model):
+    """An API key of a partner. Only a SHA-256 of the key is stored; the key is shown once.
+
+    Keys carry 256 random bits, so a fast hash is enough: nobody can guess a preimage, and a
+    slow password hash would cost every API request tens of milliseconds.
+    """
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="tokens")
+    name = models.CharField(max_length=100, blank=True, help_text=_("What the token is for, e.g. a system's name."))
+    prefix = models.CharField(max_length=16, unique=True, editable=False, help_text=_("Public part, for lookup."))
+    key_hash = models.CharField(max_length=64, editable=False)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["partner", "created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.partner} {self.prefix}"
+
+
+class IdempotencyKey(models.Model):
+    """The first answer to a partner's request with an ``Idempotency-Key`` header."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=100)
+    request_hash = models.CharField(max_length=64, help_text=_("SHA-256 of the request body, as parsed JSON."))
+    status_code = models.PositiveSmallIntegerField()
+    response_body = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # One answer per key and partner: a concurrent retry waits on this index, then replays.
+            models.UniqueConstraint(fields=["partner", "key"], name="idempotency_partner_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner_id} {self.key}"

@@ -23,6 +23,7 @@ test_needs=(
     "chromium:chromium"
     "shellcheck:shellcheck"
     "packer:packer"
+    "systemd-analyze:systemd"
     "wrk:wrk"
     "node:nodejs"
     "npm:npm"

@@ -22,8 +22,9 @@ from phoenix.db.state import READER, WRITER
 
 # Apps whose rows are always read from the writer. Sessions: a staff member who has just logged
 # in must not be logged out by replication lag once the pin expires; one primary-key read per
-# request that carries a session cookie.
-WRITER_ONLY_APPS = frozenset({"sessions"})
+# request that carries a session cookie. django_tasks_db: the worker's queue is claimed and
+# updated on the writer; reading it from a lagging replica would run tasks twice or never.
+WRITER_ONLY_APPS = frozenset({"sessions", "django_tasks_db"})
 
 
 def writer_in_transaction() -> bool:

@@ -34,8 +34,9 @@ def test_the_switcher_needs_the_csrf_token():
     assert response.status_code == 403
 
 
-def test_every_message_is_translated_into_spanish():
-    po = settings.BASE_DIR / "locale" / "es" / "LC_MESSAGES" / "django.po"
+@pytest.mark.parametrize("catalogue", ["locale", "tracking/locale"])
+def test_every_message_is_translated_into_spanish(catalogue):
+    po = settings.BASE_DIR / catalogue / "es" / "LC_MESSAGES" / "django.po"
     result = subprocess.run(["msgfmt", "--statistics", "-o", "/dev/null", str(po)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "untranslated" not in result.stderr and "fuzzy" not in result.stderr, result.stderr

@@ -1,0 +1,37 @@
+"""events_ingest as other callers use it (the admin's CSV import): Python values, any source."""
+
+from datetime import datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+from tests import factories
+from tracking.models import TrackingEvent
+from tracking.services import events_ingest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_takes_datetimes_and_records_the_source():
+    partner = factories.partner()
+    shipment = factories.shipment(occurred_at=timezone.now() - timedelta(days=1))
+    at = timezone.now() - timedelta(hours=1)
+    item = {"id": "row-2", "tracking_number": shipment.tracking_number, "code": "departed_facility", "occurred_at": at}
+    results = events_ingest(partner=partner, items=[item], source="import")
+    assert results == [{"id": "row-2", "status": "accepted", "errors": {}}]
+    event = TrackingEvent.objects.get(partner=partner, partner_event_id="row-2")
+    assert (event.source, event.occurred_at, event.milestone) == ("import", at, "in_transit")
+    assert events_ingest(partner=partner, items=[item], source="import")[0]["status"] == "duplicate"
+
+
+def test_a_naive_datetime_is_rejected():
+    shipment = factories.shipment()
+    item = {"id": "r", "tracking_number": shipment.tracking_number, "milestone": "picked_up"}
+    results = events_ingest(partner=factories.partner(), items=[{**item, "occurred_at": datetime(2026, 1, 1)}])
+    assert results[0]["status"] == "rejected"
+    assert "UTC offset" in results[0]["errors"]["occurred_at"][0]
+
+
+def test_an_empty_batch_answers_nothing_and_queries_nothing(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert events_ingest(partner=None, items=[]) == []
