@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: run test lint format deps test-deps migrations-check clean screenshots tools lint-infra
+.PHONY: run test lint format deps test-deps migrations-check clean stack stack-stop drills tools lint-infra screenshots
 
 ## run: install what is missing, migrate the embedded SQLite database, seed demo data, serve on :8000
 run: deps
@@ -42,15 +42,19 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt deploy/local/bootstrap
 test-deps: deps node_modules/.installed
 	deploy/local/bootstrap.sh test
 
-# axe-core for the accessibility scans, pinned in package.json; no lock file (it would name the registry).
-node_modules/.installed: package.json
-	deploy/local/bootstrap.sh test
-	npm install --no-package-lock --no-audit --no-fund --loglevel=error
-	touch $@
+## stack: local HA stack (writer+replica, HAProxy endpoints and ALB, two gunicorn instances); see docs/stack.md
+stack: deps
+	deploy/local/bootstrap.sh stack
+	deploy/local/stack.sh start
 
-## screenshots: refresh docs/screenshots/ (lookup and detail pages, desktop and phone, English and Spanish)
-screenshots: test-deps
-	PHOENIX_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots deploy/local/run-tests.sh tests/tracking/site/test_screenshots.py
+## stack-stop: stop the stack `make stack` started and remove its directory (.stack/)
+stack-stop:
+	deploy/local/stack.sh stop
+
+## drills: fault drills under load on a throw-away stack; writes docs/reliability.md
+drills: deps
+	deploy/local/bootstrap.sh stack
+	$(PY) deploy/local/drills.py --report docs/reliability.md
 
 ## tools: the infrastructure linters in their own virtualenv (checkov's pins never meet the app's)
 TOOLS := .venv-tools
@@ -73,6 +77,16 @@ lint-infra: tools test-deps
 		git archive --format=tar.gz -o "$$archive" HEAD && \
 		packer validate -var app_archive="$$archive" deploy/packer/phoenix.pkr.hcl && \
 		echo "packer validate: deploy/packer/phoenix.pkr.hcl is valid"
+
+# axe-core for the accessibility scans, pinned in package.json; no lock file (it would name the registry).
+node_modules/.installed: package.json
+	deploy/local/bootstrap.sh test
+	npm install --no-package-lock --no-audit --no-fund --loglevel=error
+	touch $@
+
+## screenshots: refresh docs/screenshots/ (lookup and detail pages, desktop and phone, English and Spanish)
+screenshots: test-deps
+	PHOENIX_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots deploy/local/run-tests.sh tests/tracking/site/test_screenshots.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .ruff_cache .hypothesis staticfiles node_modules

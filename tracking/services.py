@@ -332,22 +332,21 @@ def _events_insert(partner, events, shipment_ids, facility_ids, source, now) -> 
         _events_fill_ids(partner, rows)
 
         changed_fields: set[str] = set()
-        changed_shipments: dict[int, Shipment] = {}
         steps: dict[int, list] = {}
         for row in sorted(rows, key=lambda r: (r.shipment_id, r.occurred_at)):
             shipment = locked[row.shipment_id]
             before = state_before(shipment)
             changed = milestones.apply_event(shipment, row)
             steps.setdefault(row.shipment_id, []).append(before.step(row, shipment))
-            if changed:
-                changed_fields.update(changed)
-                changed_shipments[row.shipment_id] = shipment
+            changed_fields.update(changed)
         # What the new events owe (e-mails, webhooks) is recorded in this same transaction.
         notifications_owed_many(changes=[(locked[pk], shipment_steps) for pk, shipment_steps in steps.items()])
-        if changed_shipments:
-            for shipment in changed_shipments.values():
-                shipment.updated_at = now
-            _shipments_update(list(changed_shipments.values()), sorted(changed_fields | {"updated_at"}))
+        # Every shipment that got an event is saved, even when only its timeline changed:
+        # updated_at is what the public pages' ETag is made of.
+        touched = {pk: locked[pk] for pk in steps}
+        for shipment in touched.values():
+            shipment.updated_at = now
+        _shipments_update(list(touched.values()), sorted(changed_fields | {"updated_at"}))
     return statuses
 
 

@@ -2,6 +2,7 @@
 # Install the system packages a profile needs, from Debian's archive, when they are missing.
 #
 #   deploy/local/bootstrap.sh run    build headers for mysqlclient, gettext
+#   deploy/local/bootstrap.sh stack  the run profile plus MariaDB and HAProxy (make stack, make drills)
 #   deploy/local/bootstrap.sh test   the above plus MariaDB, HAProxy, Chromium and the linters
 #
 # As root it runs apt-get; otherwise it prints the one command to run and fails.
@@ -29,7 +30,14 @@ test_needs=(
     "npm:npm"
 )
 
+stack_needs=(
+    "mariadbd:mariadb-server"
+    "mariadb:mariadb-client"
+    "haproxy:haproxy"
+)
+
 needs=("${run_needs[@]}")
+[ "$profile" = "stack" ] && needs+=("${stack_needs[@]}")
 [ "$profile" = "test" ] && needs+=("${test_needs[@]}")
 
 missing=()

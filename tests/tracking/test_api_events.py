@@ -236,8 +236,9 @@ def test_a_batch_of_500_takes_a_constant_number_of_queries(partner_and_client, d
     ]
     # Token, its last use and the partner's pin; shipments, facilities; then the locked
     # shipments, replayed ids, one insert, one update; then the partner's pin is marked (an
-    # update, or the first time an insert); plus savepoints inside the test's transaction.
-    with django_assert_max_num_queries(15):
+    # update, or the first time an insert); what the events owe (subscriptions, webhook
+    # endpoints: two queries); plus savepoints inside the test's transaction.
+    with django_assert_max_num_queries(17):
         body = client.post(URL, {"events": events}).json()
     assert body["accepted"] == 500
     assert TrackingEvent.objects.filter(partner=partner).count() == 500
@@ -289,3 +290,17 @@ def test_it_needs_a_token(anonymous):
     assert response.status_code == 401
     assert error_of(response)["code"] == "not_authenticated"
     assert response["WWW-Authenticate"] == "Token"
+
+
+def test_a_late_event_still_changes_the_shipments_updated_at(partner_and_client):
+    """The timeline changed, so the public page's ETag (made of updated_at) must change too."""
+    _, client = partner_and_client
+    now = timezone.now()
+    shipment = factories.shipment(occurred_at=now - timedelta(days=2))
+    client.post(URL, {"events": [_event(shipment, "late-0", "delivered", now - timedelta(hours=1))]})
+    delivered = Shipment.objects.get(pk=shipment.pk)
+    body = client.post(URL, {"events": [_event(shipment, "late-1", "in_transit", now - timedelta(days=1))]}).json()
+    assert body["accepted"] == 1
+    after = Shipment.objects.get(pk=shipment.pk)
+    assert after.milestone == "delivered"
+    assert after.updated_at > delivered.updated_at
