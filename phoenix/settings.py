@@ -178,7 +178,9 @@ AUTH_PASSWORD_VALIDATORS = [
 # Internationalisation: Spanish and English, the browser's language respected.
 LANGUAGE_CODE = "es"
 LANGUAGES = [("es", "Español"), ("en", "English")]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+# The app's catalogue is listed too, so that its translations win over third-party apps' ones
+# for the same words ("History" is "Historial" here, "Histórico" in another app).
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "tracking" / "locale"]
 TIME_ZONE = "America/Mexico_City"
 USE_I18N = True
 USE_TZ = True

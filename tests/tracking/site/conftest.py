@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from django.core.cache import cache
-from django.db import connections
 from django.utils import timezone
 
 from tests import factories
@@ -34,30 +33,6 @@ def _fresh_lookup_budget():
     cache.clear()
     yield
     cache.clear()
-
-
-def replica_sync(timeout: int = 30) -> None:
-    """Wait until the replica has applied every write made so far on the writer.
-
-    Pages read from the `reader` alias, which in tests is the real replica server (the test
-    database replicates like any other), so committed test data shows up there after a lag.
-    MariaDB syntax: this is the local harness, not the app.
-    """
-    if "reader" not in connections or connections["default"].vendor != "mysql":
-        return
-    if connections["default"].in_atomic_block:
-        return  # a test transaction: nothing is committed, and reads stay on the writer
-    reader, writer = connections["reader"].settings_dict, connections["default"].settings_dict
-    if (reader["HOST"], reader["PORT"]) == (writer["HOST"], writer["PORT"]):
-        return  # tests/conftest.py points the in-process reader at the writer: nothing to wait for
-
-    with connections["default"].cursor() as cursor:
-        cursor.execute("SELECT @@gtid_binlog_pos")
-        (position,) = cursor.fetchone()
-    with connections["reader"].cursor() as cursor:
-        cursor.execute("SELECT MASTER_GTID_WAIT(%s, %s)", [position, timeout])
-        (result,) = cursor.fetchone()
-    assert result == 0, f"the replica did not reach {position} within {timeout} s"
 
 
 RECIPIENT = {
@@ -106,7 +81,6 @@ def on_the_way():
     shipment.eta_earliest = now + timedelta(hours=2)
     shipment.eta_latest = now + timedelta(hours=6)
     shipment.save(update_fields=["eta_earliest", "eta_latest", "updated_at"])
-    replica_sync()
     return shipment
 
 
@@ -119,7 +93,6 @@ def delivered(on_the_way):
         facility=on_the_way.destination_facility,
         note="Received by Fernanda Ruiz Ortega at the front door",
     )
-    replica_sync()
     return on_the_way
 
 

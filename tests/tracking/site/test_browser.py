@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from tests import factories
-from tests.tracking.site.conftest import RECIPIENT, axe_scan, axe_violations, replica_sync
+from tests.tracking.site.conftest import RECIPIENT, axe_scan, axe_violations
 from tracking import numbers
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, databases=["default", "reader"])]
@@ -29,7 +29,6 @@ def test_it_tracks_one_number_typed_in_lower_case_and_groups(page, on_the_way):
 
 def test_it_shows_a_card_per_number_and_says_which_are_unknown_or_mistyped(page, on_the_way):
     other = factories.shipment()
-    replica_sync()
     unknown = numbers.from_body(12345678901)
     body = on_the_way.tracking_number[2:-1]
     wrong_digit = "9" if body[4] != "9" else "8"
@@ -167,7 +166,6 @@ def test_the_axe_scan_finds_violations_when_there_are_some(browser):
 
 def test_the_admin_works_under_the_content_security_policy(browser, live_server, django_user_model):
     django_user_model.objects.create_superuser("ops", "ops@example.com", "correct horse battery staple")
-    replica_sync()
     context = browser.new_context(base_url=live_server.url, locale="en-US")
     page = context.new_page()
     blocked = []

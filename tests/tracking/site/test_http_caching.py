@@ -51,3 +51,9 @@ def test_unlocked_pages_are_private_and_have_no_etag(client, on_the_way):
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "private, no-store"
     assert "ETag" not in response.headers
+
+
+def test_head_requests_are_answered(client, on_the_way):
+    response = client.head(reverse("tracking:detail", args=[on_the_way.tracking_number]))
+    assert response.status_code == 200
+    assert response.content == b""
