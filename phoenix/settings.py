@@ -204,9 +204,9 @@ REST_FRAMEWORK = {
         "partner": env_str("PHOENIX_API_RATE_PARTNER", "600/minute"),
         "ip": env_str("PHOENIX_API_RATE_IP", "120/minute"),
     },
-    # Proxies in front of the app that append to X-Forwarded-For (1 behind the ALB); 0 trusts
-    # only REMOTE_ADDR, so a client cannot pick its own throttle bucket.
-    "NUM_PROXIES": env_int("PHOENIX_API_NUM_PROXIES", 0),
+    # Proxies in front of the app that append to X-Forwarded-For (PHOENIX_PROXY_HOPS, 1 behind
+    # the ALB): the entry that many places from the right is the client; 0 trusts REMOTE_ADDR.
+    "NUM_PROXIES": env_int("PHOENIX_API_NUM_PROXIES", env_int("PHOENIX_PROXY_HOPS", 1)),
     "EXCEPTION_HANDLER": "tracking.api_errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
@@ -270,13 +270,12 @@ SIMPLE_HISTORY_REVERT_DISABLED = True
 
 # Login lockout (django-axes): after PHOENIX_LOGIN_FAILURE_LIMIT failures for one username from
 # one address, that pair is locked out for PHOENIX_LOGIN_COOLOFF_MINUTES. Behind the ALB the
-# client address is the one the ALB appended to X-Forwarded-For (PHOENIX_PROXY_COUNT proxies).
+# client address is the one the ALB appended to X-Forwarded-For (PHOENIX_PROXY_HOPS proxies).
 AXES_FAILURE_LIMIT = env_int("PHOENIX_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = env_int("PHOENIX_LOGIN_COOLOFF_MINUTES", 30) / 60
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "phoenix.clientip.client_ip"
-PHOENIX_PROXY_COUNT = env_int("PHOENIX_PROXY_COUNT", 1)
 
 # Security: strict by default, relaxed only with DJANGO_DEBUG=1 (plain HTTP on loopback).
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

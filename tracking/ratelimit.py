@@ -14,23 +14,9 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
+from phoenix.clientip import client_ip
+
 logger = logging.getLogger(__name__)
-
-
-def client_ip(request: HttpRequest) -> str:
-    """Return the client's address as the outermost trusted proxy saw it.
-
-    gunicorn leaves REMOTE_ADDR as the peer, which behind the ALB is the load balancer. Each
-    trusted proxy appends the address it saw to X-Forwarded-For, so the entry
-    PHOENIX_PROXY_HOPS from the right is the client; anything further left was sent by the
-    client and is not trusted. Without the header (a direct connection) it is REMOTE_ADDR.
-    """
-    remote = request.META.get("REMOTE_ADDR", "")
-    hops = settings.PHOENIX_PROXY_HOPS
-    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
-    if hops <= 0 or not forwarded:
-        return remote
-    return forwarded[-hops] if len(forwarded) >= hops else forwarded[0]
 
 
 def _key(request: HttpRequest, now: float) -> tuple[str, int]:

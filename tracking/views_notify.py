@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from phoenix.clientip import client_ip
 from tracking import notifications, numbers
 from tracking.forms_notify import SubscribeForm
 from tracking.models import Shipment
@@ -15,12 +16,6 @@ from tracking.notifications import SubscriptionError
 
 def _error(request: HttpRequest, message: str, status: int) -> HttpResponse:
     return render(request, "tracking/notifications/error.html", {"message": message}, status=status)
-
-
-def _client_ip(request: HttpRequest) -> str:
-    # Behind the ALB (or HAProxy locally) the proxy appends the client address last.
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    return forwarded.split(",")[-1].strip() or request.META.get("REMOTE_ADDR", "")
 
 
 @require_http_methods(["GET", "POST"])
@@ -44,7 +39,7 @@ def subscribe(request: HttpRequest, number: str) -> HttpResponse:
                     email=form.cleaned_data["email"],
                     topics=form.cleaned_data["topics"],
                     language=translation.get_language() or "es",
-                    client=_client_ip(request),
+                    client=client_ip(request),
                 )
             except SubscriptionError as exc:
                 form.add_error(None, exc.message)
