@@ -120,6 +120,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Read-your-writes window (seconds) after a write; used by phoenix/db routing.
 PHOENIX_PIN_SECONDS = env_int("PHOENIX_PIN_SECONDS", 5)
 
+# `make bench` only: serve /bench/floor, the fixed-body view the pages are measured against.
+PHOENIX_BENCH = env_bool("PHOENIX_BENCH")
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
