@@ -77,6 +77,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "phoenix.maintenance.MaintenanceMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -122,6 +123,11 @@ PHOENIX_PIN_SECONDS = env_int("PHOENIX_PIN_SECONDS", 5)
 
 # `make bench` only: serve /bench/floor, the fixed-body view the pages are measured against.
 PHOENIX_BENCH = env_bool("PHOENIX_BENCH")
+
+# Maintenance switch (phoenix/maintenance.py): how long a process trusts its last read of the
+# switch, and the Retry-After (seconds) that refused writes carry.
+PHOENIX_MAINTENANCE_CACHE_SECONDS = env_int("PHOENIX_MAINTENANCE_CACHE_SECONDS", 2)
+PHOENIX_MAINTENANCE_RETRY_AFTER = env_int("PHOENIX_MAINTENANCE_RETRY_AFTER", 120)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -22,3 +22,44 @@ def writer_root():
     connection = MySQLdb.connect(unix_socket=os.environ["PHOENIX_WRITER_SOCKET"], user="root", autocommit=True)
     yield connection
     connection.close()
+
+
+@pytest.fixture(scope="session")
+def migrated_database():
+    """Return the name of a scratch database on the writer, migrated and seeded, dropped at the end.
+
+    It lives outside Django's test database (and its per-test transactions), so subprocesses
+    (manage.py commands, a live server) see it; tests clone it rather than change it.
+    """
+    import secrets
+    import subprocess
+    import sys
+
+    name = f"phoenix_scratch_{secrets.token_hex(4)}"
+    root = MySQLdb.connect(unix_socket=os.environ["PHOENIX_WRITER_SOCKET"], user="root", autocommit=True)
+    root.cursor().execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_READER_URL"}
+    env["DATABASE_URL"] = database_url(name)
+    try:
+        for command in (["migrate", "-v0"], ["seed_demo", "--shipments", "40", "--seed", "11", "--quiet"]):
+            subprocess.run([sys.executable, "manage.py", *command], env=env, check=True, stdout=subprocess.DEVNULL)
+        yield name
+    finally:
+        root.cursor().execute(f"DROP DATABASE IF EXISTS {name}")
+        root.close()
+
+
+def database_url(name: str, user: str = "", password: str = "") -> str:
+    """Return DATABASE_URL with another database name (and user, when given)."""
+    url = urlparse(os.environ["DATABASE_URL"])
+    user, password = user or url.username, password or url.password
+    return f"mysql://{user}:{password}@{url.hostname}:{url.port}/{name}"
+
+
+def clone_database(cursor, source: str, target: str) -> None:
+    """Copy every table of ``source`` into a new database ``target`` (as root, on the writer)."""
+    cursor.execute(f"CREATE DATABASE {target} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    cursor.execute("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s", (source,))
+    for (table,) in cursor.fetchall():
+        cursor.execute(f"CREATE TABLE {target}.`{table}` LIKE {source}.`{table}`")
+        cursor.execute(f"INSERT INTO {target}.`{table}` SELECT * FROM {source}.`{table}`")

@@ -243,3 +243,21 @@ class TrackingEvent(models.Model):
         if not self._state.adding:
             raise ValueError("Tracking events are immutable; record a new event instead.")
         super().save(*args, **kwargs)
+
+
+class MaintenanceSwitch(models.Model):
+    """The write freeze: one row (id 1) on the writer, read by phoenix.maintenance on every instance.
+
+    It lives in the database rather than in a file or an environment variable so that one
+    command reaches every instance behind the load balancer at once, and so that DMS carries
+    it to the new cluster during a cutover: instances that come up on the target stay frozen
+    until an operator lifts the switch there.
+    """
+
+    enabled = models.BooleanField(default=False)
+    message = models.CharField(max_length=500, blank=True)
+    changed_at = models.DateTimeField(auto_now=True)
+    changed_by = models.CharField(max_length=150, blank=True)
+
+    def __str__(self) -> str:
+        return f"maintenance {'on' if self.enabled else 'off'}"
