@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: bench run test lint format deps test-deps migrations-check clean
+.PHONY: bench run test lint format deps test-deps migrations-check clean screenshots
 
 ## run: install what is missing, migrate the embedded SQLite database, seed demo data, serve on :8000
 run: deps
@@ -43,8 +43,18 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt deploy/local/bootstrap
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-test-deps: deps
+test-deps: deps node_modules/.installed
 	deploy/local/bootstrap.sh test
 
+# axe-core for the accessibility scans, pinned in package.json; no lock file (it would name the registry).
+node_modules/.installed: package.json
+	deploy/local/bootstrap.sh test
+	npm install --no-package-lock --no-audit --no-fund --loglevel=error
+	touch $@
+
+## screenshots: refresh docs/screenshots/ (lookup and detail pages, desktop and phone, English and Spanish)
+screenshots: test-deps
+	PHOENIX_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots deploy/local/run-tests.sh tests/tracking/site/test_screenshots.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis staticfiles
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis staticfiles node_modules

@@ -30,6 +30,12 @@ def database_config(name: str, default: str = "") -> dict:
             f"{name} is malformed ({exc}); expected mysql://user:password@host:3306/name"
         ) from None
     if config["ENGINE"] == "django.db.backends.mysql":
+        # Django's MySQL backend plus failover handling and read-your-writes (phoenix/db).
+        config["ENGINE"] = "phoenix.db.backends.mysql"
+        password_file = os.environ.get("PHOENIX_DB_PASSWORD_FILE")
+        if password_file:
+            # Read at every new connection, so a rotated password needs no restart.
+            config["PASSWORD_FILE"] = password_file
         if not config.get("NAME"):
             raise ImproperlyConfigured(f"{name} has no database name: mysql://user:password@host:3306/name")
         try:

@@ -73,12 +73,18 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "tracking",
+    "phoenix.db",
 ]
 
 MIDDLEWARE = [
+    "phoenix.db.middleware.HealthCheckMiddleware",  # first: /healthz answers any Host header
     "django.middleware.security.SecurityMiddleware",
     "phoenix.maintenance.MaintenanceMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Serves /static/ from STATIC_ROOT inside gunicorn (behind the ALB there is no other web server).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "phoenix.db.middleware.DatabaseRoutingMiddleware",  # per-request routing state, pins, 503s
+    "phoenix.db.middleware.SessionMiddleware",  # Django's, tolerant of a down writer on reads
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -121,13 +127,24 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Read-your-writes window (seconds) after a write; used by phoenix/db routing.
 PHOENIX_PIN_SECONDS = env_int("PHOENIX_PIN_SECONDS", 5)
 
-# `make bench` only: serve /bench/floor, the fixed-body view the pages are measured against.
-PHOENIX_BENCH = env_bool("PHOENIX_BENCH")
-
-# Maintenance switch (phoenix/maintenance.py): how long a process trusts its last read of the
-# switch, and the Retry-After (seconds) that refused writes carry.
-PHOENIX_MAINTENANCE_CACHE_SECONDS = env_int("PHOENIX_MAINTENANCE_CACHE_SECONDS", 2)
-PHOENIX_MAINTENANCE_RETRY_AFTER = env_int("PHOENIX_MAINTENANCE_RETRY_AFTER", 120)
+    "phoenix.maintenance.MaintenanceMiddleware",
+# Routing (docs/database.md). PHOENIX_ROUTER=phoenix (default) is phoenix.db; `multidb` swaps in
+# django-multidb-router and `single` sends everything to the writer (both for the benchmark).
+PHOENIX_ROUTER = env_str("PHOENIX_ROUTER", "phoenix")
+if PHOENIX_ROUTER not in ("phoenix", "multidb", "single"):
+    raise ImproperlyConfigured(f"PHOENIX_ROUTER must be phoenix, multidb or single, got {PHOENIX_ROUTER!r}")
+DATABASE_ROUTERS = ["phoenix.db.router.ReadWriteRouter"] if PHOENIX_ROUTER == "phoenix" else []
+if PHOENIX_ROUTER == "multidb" and "reader" in DATABASES:
+    DATABASE_ROUTERS = ["multidb.PinningReplicaRouter"]
+    REPLICA_DATABASES = ["reader"]
+    MULTIDB_PINNING_SECONDS = PHOENIX_PIN_SECONDS
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("phoenix.db.middleware.SessionMiddleware"), "multidb.middleware.PinningRouterMiddleware"
+    )
+# Seconds a failed server is avoided by this process: the reader (reads go to the writer), the
+# writer (writes fail fast with 503 and pinned reads use the reader).
+PHOENIX_DB_READER_DOWN_SECONDS = env_int("PHOENIX_DB_READER_DOWN_SECONDS", 5)
+PHOENIX_DB_WRITER_DOWN_SECONDS = env_int("PHOENIX_DB_WRITER_DOWN_SECONDS", 1)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -147,6 +164,11 @@ USE_TZ = True
 # Static files and media.
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Hashed, compressed file names from `collectstatic`, served by WhiteNoise with far-future caching.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("PHOENIX_MEDIA_ROOT", str(BASE_DIR / "media")))
 
@@ -164,6 +186,32 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp): same-origin scripts, styles and images only, no inline
+# code. The public pages use no script at all; the Django admin's scripts are static files.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'none'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+    },
+}
+
+# Public tracking lookups, limited per client IP (REMOTE_ADDR) against enumeration: every
+# lookup spends points from a budget that refills each window; a number that is not found and
+# a wrong postal code cost PHOENIX_LOOKUP_MISS_COST, a found number costs 1. Counters live in
+# the "default" cache (per process); the WAF rate-based rule is the global limit.
+PHOENIX_LOOKUP_BUDGET = env_int("PHOENIX_LOOKUP_BUDGET", 300)
+PHOENIX_LOOKUP_WINDOW = env_int("PHOENIX_LOOKUP_WINDOW", 600)
+PHOENIX_LOOKUP_MISS_COST = env_int("PHOENIX_LOOKUP_MISS_COST", 10)
+# Days a parcel waits at the branch once it is available for pickup.
+PHOENIX_PICKUP_HOLD_DAYS = env_int("PHOENIX_PICKUP_HOLD_DAYS", 7)
 
 # Logging: JSON lines on stdout in production, readable lines in development.
 LOGGING = {

@@ -6,6 +6,8 @@ from phoenix import views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Django's set_language view: the language switcher posts to it (works without JavaScript).
+    path("i18n/", include("django.conf.urls.i18n")),
     path("", include("tracking.urls")),
 ]
 

@@ -63,3 +63,38 @@ def clone_database(cursor, source: str, target: str) -> None:
     for (table,) in cursor.fetchall():
         cursor.execute(f"CREATE TABLE {target}.`{table}` LIKE {source}.`{table}`")
         cursor.execute(f"INSERT INTO {target}.`{table}` SELECT * FROM {source}.`{table}`")
+
+
+@pytest.fixture(autouse=True)
+def _static_files_without_manifest(settings):
+    """Resolve {% static %} without a collectstatic manifest: production uses WhiteNoise's
+    manifest storage, which needs `collectstatic`, while tests and the live server serve the
+    app's static files straight from the finders (tests/tracking/site/test_headers.py covers
+    the production storage)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture(autouse=True)
+def routing_scope():
+    """Give each test a fresh database routing state, as each request gets one."""
+    from phoenix.db import state
+
+    with state.scope():
+        yield
+
+
+@pytest.fixture(scope="session")
+def live_app(tmp_path_factory):
+    """Return a running app on its own fresh database on the live cluster (see tests/live.py).
+
+    Shared by the whole run (starting one costs a migrate): a test that takes a server away or
+    stops replication does it with the LiveApp context managers, which put things back.
+    """
+    from tests.live import LiveApp
+
+    app = LiveApp.start(tmp_path_factory.mktemp("live"))
+    yield app
+    app.stop()

@@ -20,3 +20,4 @@ class ShipmentAdmin(admin.ModelAdmin):
     list_select_related = False
     show_full_result_count = False
     readonly_fields = ["tracking_number"]
+    search_fields = ["tracking_number", "reference"]

@@ -123,7 +123,8 @@ def event_record(
             created_by=created_by,
         )
         changed = milestones.apply_event(locked, event)
-        if changed:
-            locked.save(update_fields=[*changed, "updated_at"])
+        # Saved even when nothing else changed: the timeline did, and updated_at is what the
+        # public pages' ETag is made of.
+        locked.save(update_fields=[*changed, "updated_at"])
     shipment.refresh_from_db()
     return event

@@ -1,36 +1,139 @@
+"""Public tracking pages: lookup form, results for up to 25 numbers, one shipment's page."""
+
+import logging
+
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
+from django.views.decorators.http import require_GET
 
-from tracking import numbers
-from tracking.models import Shipment
+from tracking import lookup, numbers, ratelimit
+from tracking.forms import LookupForm, PostalCodeForm
+
+logger = logging.getLogger(__name__)
+
+PUBLIC_MAX_AGE = 60
 
 
+def _public(response: HttpResponse, etag: str | None = None) -> HttpResponse:
+    """Mark a page without personal data as cacheable for a minute, per language."""
+    if etag:
+        response.headers["ETag"] = etag
+    patch_cache_control(response, public=True, max_age=PUBLIC_MAX_AGE)
+    patch_vary_headers(response, ("Accept-Language", "Cookie"))
+    return response
+
+
+def _private(response: HttpResponse) -> HttpResponse:
+    """Keep a page with personal data (or a postal-code attempt) out of every cache."""
+    patch_cache_control(response, private=True, no_store=True)
+    return response
+
+
+def _not_modified(request: HttpRequest, etag: str) -> HttpResponse | None:
+    response = get_conditional_response(request, etag=etag)
+    return _public(response, etag) if response is not None else None
+
+
+def _too_many(request: HttpRequest, retry_after: int) -> HttpResponse:
+    response = render(request, "tracking/too_many.html", {"minutes": (retry_after + 59) // 60}, status=429)
+    response.headers["Retry-After"] = str(retry_after)
+    return _private(response)
+
+
+@require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "tracking/home.html")
+    return _public(render(request, "tracking/home.html", {"form": LookupForm()}))
 
 
+@require_GET
 def track(request: HttpRequest) -> HttpResponse:
-    tokens = numbers.split_many(request.GET.get("numbers", ""))[:25]
+    if "numbers" not in request.GET:
+        return redirect("tracking:home")
+    form = LookupForm(request.GET)
+    if not form.is_valid():
+        return _private(render(request, "tracking/home.html", {"form": form}, status=400))
+    entries = form.cleaned_data["numbers"]
+    if len(entries) == 1 and entries[0].number:
+        return redirect("tracking:detail", entries[0].number)
+    if retry_after := ratelimit.lookup_retry_after(request):
+        return _too_many(request, retry_after)
+
+    found = lookup.shipments_many([entry.number for entry in entries if entry.number])
+    misses = sum(1 for entry in entries if entry.number and entry.number not in found)
+    ratelimit.lookup_charge(request, hits=len(found), misses=misses)
+    etag = lookup.etag([f"{e.number}|{e.input}" for e in entries], list(found.values()))
+    if not_modified := _not_modified(request, etag):
+        return not_modified
+
     results = []
-    for token in tokens:
-        try:
-            number = numbers.parse(token)
-        except numbers.InvalidTrackingNumber as exc:
-            results.append({"input": token, "error": exc.reason})
-            continue
-        results.append({"input": token, "shipment": Shipment.objects.filter(tracking_number=number).first()})
-    return render(request, "tracking/results.html", {"results": results})
+    for entry in entries:
+        shipment = found.get(entry.number)
+        problem = entry.problem or ("" if shipment else "unknown")
+        results.append({"entry": entry, "shipment": shipment, "problem": lookup.PROBLEMS.get(problem)})
+    context = {
+        "results": results,
+        "found": len(found),
+        "missing": len(entries) - len(found),
+        "form": LookupForm(initial={"numbers": request.GET["numbers"]}),
+    }
+    return _public(render(request, "tracking/results.html", context), etag)
 
 
+@require_GET
 def detail(request: HttpRequest, number: str) -> HttpResponse:
     try:
         canonical = numbers.parse(number)
-    except numbers.InvalidTrackingNumber:
-        return render(
-            request, "tracking/results.html", {"results": [{"input": number, "error": "check_digit"}]}, status=404
-        )
+    except numbers.InvalidTrackingNumber as exc:
+        return _not_found(request, number, exc.reason)
     if canonical != number:
-        return redirect("tracking:detail", canonical)
-    shipment = get_object_or_404(Shipment, tracking_number=canonical)
-    events = shipment.events.select_related("facility").order_by("-occurred_at")
-    return render(request, "tracking/detail.html", {"shipment": shipment, "events": events})
+        url = reverse("tracking:detail", args=[canonical])
+        query = request.GET.urlencode()
+        return redirect(f"{url}?{query}" if query else url, permanent=True)
+
+    if retry_after := ratelimit.lookup_retry_after(request):
+        return _too_many(request, retry_after)
+    unlock = PostalCodeForm(request.GET) if "postal_code" in request.GET else None
+    shipment = lookup.shipment_find(canonical, with_recipient=unlock is not None)
+    if shipment is None:
+        ratelimit.lookup_charge(request, misses=1)
+        return _not_found(request, canonical, "unknown")
+    if unlock is None:
+        ratelimit.lookup_charge(request, hits=1)
+        etag = lookup.etag([canonical], [shipment])
+        if not_modified := _not_modified(request, etag):
+            return not_modified
+        return _public(_shipment_page(request, shipment, PostalCodeForm()), etag)
+
+    # A postal-code attempt: never cached, and a wrong code costs as much as an unknown number.
+    if not unlock.is_valid():
+        ratelimit.lookup_charge(request, hits=1)
+        return _private(_shipment_page(request, shipment, unlock, status=400))
+    if not shipment.postal_code_matches(unlock.cleaned_data["postal_code"]):
+        ratelimit.lookup_charge(request, misses=1)
+        unlock.add_error("postal_code", PostalCodeForm.wrong_code)
+        return _private(_shipment_page(request, shipment, unlock, status=403))
+    ratelimit.lookup_charge(request, hits=1)
+    return _private(_shipment_page(request, shipment, unlock, unlocked=True))
+
+
+def _shipment_page(
+    request: HttpRequest, shipment, unlock: PostalCodeForm, *, unlocked: bool = False, status: int = 200
+) -> HttpResponse:
+    events = lookup.timeline(shipment)
+    public, public_events = lookup.shipment_public(shipment, events)
+    context = {
+        "shipment": public,
+        "events": public_events,
+        "steps": lookup.progress(public.milestone),
+        "next_step": lookup.next_step(public),
+        "unlock": unlock,
+        "private": lookup.shipment_private(shipment, events) if unlocked else None,
+    }
+    return render(request, "tracking/detail.html", context, status=status)
+
+
+def _not_found(request: HttpRequest, number: str, problem: str) -> HttpResponse:
+    context = {"number": number, "problem": lookup.PROBLEMS[problem], "form": LookupForm(initial={"numbers": number})}
+    return _private(render(request, "tracking/not_found.html", context, status=404))

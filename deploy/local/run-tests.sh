@@ -19,4 +19,6 @@ export DJANGO_SECRET_KEY="test-only-secret-key-${RANDOM}${RANDOM}${RANDOM}-not-f
 export DJANGO_DEBUG=0 DJANGO_SECURE_SSL_REDIRECT=0 DJANGO_SECURE_COOKIES=0
 
 cd "$repo"
+# The Spanish pages need compiled messages (.mo files are build output, not committed).
+.venv/bin/python manage.py compilemessages -v0 --ignore=.venv --ignore=node_modules
 .venv/bin/python -m pytest "$@"

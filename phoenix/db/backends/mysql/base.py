@@ -1,0 +1,227 @@
+"""Django's MySQL backend with the failure handling an Aurora writer + reader pair needs.
+
+ENGINE ``phoenix.db.backends.mysql`` (phoenix/dburl.py uses it for every mysql:// URL).
+
+- Writer (`default`): every new connection checks the server's role (``@@innodb_read_only``
+  for Aurora, ``@@read_only`` for MySQL/MariaDB); a read-only server, a read-only error
+  (1290/1836) or a lost connection (2006/2013/2003...) discards the connection so that the next
+  use reconnects (and re-resolves the cluster endpoint), and raises ``WriterUnavailable``.
+  After a failure the writer is marked down for PHOENIX_DB_WRITER_DOWN_SECONDS: writes fail fast
+  with ``WriterUnavailable`` instead of each waiting for a connect timeout, and plain reads
+  outside a transaction and outside ``use_writer()`` are served by the reader (possibly stale,
+  logged as ``writer_down``).
+- Reader (`reader`): a lost or refused connection is discarded, the reader is marked down for
+  PHOENIX_DB_READER_DOWN_SECONDS (process-wide), and the failed read is retried once on the
+  writer when no transaction is open.
+- Every statement is counted per alias, and a statement that changes data on the writer pins
+  the rest of the request or task to the writer (read-your-writes), raw cursors included.
+- ``PASSWORD_FILE`` in the settings dict: the password is read from that file for every new
+  connection, so a rotated secret is picked up without a restart.
+"""
+
+import contextlib
+import logging
+import re
+from pathlib import Path
+
+import MySQLdb
+from django.conf import settings
+from django.db import connections
+from django.db.backends.mysql import base as mysql
+
+from phoenix.db import state
+from phoenix.db.errors import WriterUnavailable, is_lost, is_read_only
+from phoenix.db.state import READER, WRITER
+
+logger = logging.getLogger(__name__)
+
+# Statements that change data: after one of these on the writer, reads follow to the writer.
+_WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|ALTER|DROP|TRUNCATE|RENAME|LOAD|CALL)\b", re.I)
+# Statements safe to run again elsewhere: plain reads (a locking read only happens in a
+# transaction, where nothing is retried).
+_PLAIN_READ = re.compile(r"^\s*\(*\s*(SELECT|SHOW)\b", re.I)
+
+
+def _down_seconds(alias: str) -> float:
+    if alias == WRITER:
+        return float(getattr(settings, "PHOENIX_DB_WRITER_DOWN_SECONDS", 1))
+    return float(getattr(settings, "PHOENIX_DB_READER_DOWN_SECONDS", 5))
+
+
+def _writer_in_transaction() -> bool:
+    from phoenix.db.router import writer_in_transaction
+
+    return writer_in_transaction()
+
+
+def _may_read_elsewhere() -> bool:
+    """Return True when a failed read may be served by the other server (no transaction open)."""
+    return not _writer_in_transaction()
+
+
+def _raw_cursor(alias: str):
+    """Return a MySQLdb cursor on ``alias``, connecting if needed (errors as Django errors)."""
+    other = connections[alias]
+    other.close_if_health_check_failed()
+    other.ensure_connection()
+    return other.connection.cursor()
+
+
+class CursorWrapper(mysql.CursorWrapper):
+    """MySQL's cursor wrapper plus failure handling, write detection and per-alias counts.
+
+    ``cursor`` is None when the writer could not be reached: the first statement then either
+    runs on the reader (a plain read that may be stale) or raises WriterUnavailable.
+    """
+
+    def __init__(self, cursor, wrapper, failure: BaseException | None = None):
+        super().__init__(cursor)
+        self.wrapper = wrapper
+        self.alias = wrapper.alias  # the server ``cursor`` belongs to
+        self.failure = failure
+
+    def execute(self, query, args=None):
+        return self._run("execute", query, args)
+
+    def executemany(self, query, args):
+        return self._run("executemany", query, args)
+
+    def close(self):
+        if self.cursor is not None:
+            # After a failure the connection may be closed already; the failure is what matters.
+            with contextlib.suppress(MySQLdb.Error):
+                self.cursor.close()
+
+    def _run(self, method, query, args):
+        if self.cursor is None:
+            return self._writer_unreachable(method, query, args, self.failure)
+        try:
+            result = getattr(super(), method)(query, args)
+        except MySQLdb.OperationalError as exc:
+            return self._failed(method, query, args, exc)
+        self._done(query)
+        return result
+
+    def _done(self, query) -> None:
+        state.note_query(self.alias)
+        if self.alias == WRITER and isinstance(query, str) and _WRITE.match(query):
+            state.note_write()
+
+    def _failed(self, method, query, args, exc):
+        plain_read = isinstance(query, str) and _PLAIN_READ.match(query) is not None
+        if self.alias == READER and is_lost(exc):
+            self.wrapper.discard(exc)
+            if plain_read and _may_read_elsewhere():
+                state.current().note(WRITER, state.READER_DOWN)
+                return self._rerun_on(WRITER, method, query, args)
+            raise exc
+        if self.alias == WRITER and is_read_only(exc):
+            self.wrapper.discard(exc)
+            raise WriterUnavailable(*exc.args) from exc
+        if self.alias == WRITER and is_lost(exc):
+            self.wrapper.discard(exc)
+            if plain_read and _may_read_elsewhere():
+                try:  # once more on a fresh connection: a pooled connection may simply have gone stale
+                    return self._rerun_on(WRITER, method, query, args)
+                except Exception as again:
+                    if not (isinstance(again, WriterUnavailable) or is_lost(again)):
+                        raise
+                    return self._writer_unreachable(method, query, args, again)
+            raise WriterUnavailable(*exc.args) from exc
+        raise exc
+
+    def _writer_unreachable(self, method, query, args, failure):
+        """Serve a plain read from the reader while the writer is down, or raise WriterUnavailable."""
+        plain_read = isinstance(query, str) and _PLAIN_READ.match(query) is not None
+        if plain_read and _reader_may_stand_in():
+            state.current().note(READER, state.WRITER_DOWN)
+            return self._rerun_on(READER, method, query, args)
+        if isinstance(failure, WriterUnavailable):
+            raise failure
+        raise WriterUnavailable(*getattr(failure, "args", ())) from failure
+
+    def _rerun_on(self, alias, method, query, args):
+        self.cursor = _raw_cursor(alias)
+        self.alias = alias
+        result = getattr(self.cursor, method)(query, args)
+        if alias == READER:
+            state.mark_up(READER)  # it answered: no need to keep avoiding it
+        self._done(query)
+        return result
+
+
+def _reader_may_stand_in() -> bool:
+    """Return True when a read meant for the writer may be served by the reader instead."""
+    # A reader marked down is tried all the same: the alternative is an error page.
+    return READER in settings.DATABASES and not state.writer_depth() and not _writer_in_transaction()
+
+
+class DatabaseWrapper(mysql.DatabaseWrapper):
+    def get_connection_params(self):
+        params = super().get_connection_params()
+        password_file = self.settings_dict.get("PASSWORD_FILE")
+        if password_file:
+            # Read at every new connection: a rotated secret is used from the next connection on.
+            params["password"] = Path(password_file).read_text().strip()
+        return params
+
+    def get_new_connection(self, conn_params):
+        if self.alias != WRITER:
+            return super().get_new_connection(conn_params)
+        try:
+            connection = super().get_new_connection(conn_params)
+        except MySQLdb.OperationalError as exc:
+            if is_lost(exc):
+                self.mark_down(exc)
+                raise WriterUnavailable(*exc.args) from exc
+            raise
+        # Aurora readers set innodb_read_only; MySQL/MariaDB replicas set read_only. A writer
+        # endpoint that still resolves to a demoted node must not be used for writes.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT @@innodb_read_only, @@read_only")
+            innodb_read_only, read_only = cursor.fetchone()
+        if innodb_read_only or read_only:
+            connection.close()
+            exc = WriterUnavailable(1290, "the writer endpoint answered from a read-only server")
+            self.mark_down(exc)
+            raise exc
+        return connection
+
+    def create_cursor(self, name=None):
+        return CursorWrapper(self.connection.cursor(), self)
+
+    def _cursor(self, name=None):
+        if self.alias == WRITER and state.is_down(WRITER) and self.connection is None:
+            return self._unreachable_writer_cursor(WriterUnavailable(2003, "the writer is marked down"))
+        try:
+            return super()._cursor(name)
+        except WriterUnavailable as exc:
+            return self._unreachable_writer_cursor(exc)
+        except Exception as exc:
+            if not is_lost(exc):
+                raise
+            self.discard(exc)
+            if self.alias == READER and _may_read_elsewhere():
+                state.current().note(WRITER, state.READER_DOWN)
+                return connections[WRITER]._cursor(name)
+            if self.alias == WRITER:
+                return self._unreachable_writer_cursor(WriterUnavailable(*exc.args))
+            raise
+
+    def _unreachable_writer_cursor(self, exc: WriterUnavailable):
+        if self.in_atomic_block or not _reader_may_stand_in():
+            raise exc
+        return self._prepare_cursor(CursorWrapper(None, self, failure=exc))
+
+    def mark_down(self, exc: BaseException) -> None:
+        seconds = _down_seconds(self.alias)
+        if not state.is_down(self.alias):
+            logger.warning("database %s marked down for %ss: %s", self.alias, seconds, exc)
+        state.mark_down(self.alias, seconds)
+
+    def discard(self, exc: BaseException) -> None:
+        """Close this connection after ``exc`` so that the next use reconnects."""
+        if is_lost(exc) or self.alias == WRITER:
+            self.mark_down(exc)
+        with contextlib.suppress(Exception):  # the connection is already broken; closing is best effort
+            self.close()

@@ -1,0 +1,37 @@
+"""Database failure classes shared by the backend, the middleware and the health checks."""
+
+from django.db.utils import OperationalError
+
+# MySQL error codes. A demoted Aurora writer (now a reader) answers writes with 1290
+# (--read-only / --super-read-only) or 1836 (innodb_read_only); 1792 is a write inside a
+# read-only transaction.
+READ_ONLY_CODES = frozenset({1290, 1836, 1792})
+# Client-side codes: cannot connect (2002 socket, 2003 TCP, 2005 host), gone away (2006),
+# lost during a query (2013), out of sync after a lost packet (2055); 1053 server shutdown in
+# progress; 1927 connection killed (MariaDB), 4031 idle-disconnected (MySQL 8).
+LOST_CODES = frozenset({2002, 2003, 2005, 2006, 2013, 2055, 1053, 1927, 4031})
+
+
+class WriterUnavailable(OperationalError):
+    """The writer cannot take writes right now (unreachable, or answering read-only).
+
+    A subclass of Django's OperationalError so code that already handles database errors keeps
+    working; DatabaseRoutingMiddleware turns it into a 503 with Retry-After.
+    """
+
+
+def error_code(exc: BaseException) -> int | None:
+    """Return the MySQL error number of ``exc`` or of the exception it wraps."""
+    for candidate in (exc, exc.__cause__):
+        args = getattr(candidate, "args", ())
+        if args and isinstance(args[0], int):
+            return args[0]
+    return None
+
+
+def is_lost(exc: BaseException) -> bool:
+    return error_code(exc) in LOST_CODES
+
+
+def is_read_only(exc: BaseException) -> bool:
+    return error_code(exc) in READ_ONLY_CODES

@@ -1,0 +1,151 @@
+"""Middleware: health checks, per-request routing state and pins, 503 on writer failure.
+
+Order in settings.MIDDLEWARE:
+
+    "phoenix.db.middleware.HealthCheckMiddleware",      # first: before ALLOWED_HOSTS and HTTPS redirects
+    "django.middleware.security.SecurityMiddleware",
+    "phoenix.db.middleware.DatabaseRoutingMiddleware",  # outside the session middleware
+    "phoenix.db.middleware.SessionMiddleware",          # Django's, tolerant of a down writer on reads
+    ...
+"""
+
+import json
+import logging
+import time
+
+from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+
+from phoenix.db import health, pinning, state
+from phoenix.db.errors import WriterUnavailable, is_lost
+from phoenix.db.state import READER, WRITER
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 5
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Return True for failures that mean "the database is not there", not "the query is wrong"."""
+    return isinstance(exc, WriterUnavailable) or (isinstance(exc, DatabaseError) and is_lost(exc))
+
+
+def unavailable_response(request: HttpRequest, exc: BaseException | None = None) -> HttpResponse:
+    """Return a 503 with Retry-After: JSON under /api/, a short HTML page elsewhere."""
+    if request.path_info.startswith("/api/"):
+        if exc is None or isinstance(exc, WriterUnavailable):
+            error = {"code": "writer_unavailable", "message": "Changes cannot be saved right now; retry shortly."}
+        else:  # the reader failed and the writer could not stand in (both are down)
+            error = {"code": "database_unavailable", "message": "The database is unavailable; retry shortly."}
+        response = JsonResponse({"error": error}, status=503)
+    else:
+        response = HttpResponse(render_to_string("phoenix_db/unavailable.html"), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class HealthCheckMiddleware:
+    """Answer /healthz (no database) and /readyz before anything checks the Host header.
+
+    The ALB's health checker sends the instance's private IP as Host, which ALLOWED_HOSTS
+    rightly refuses everywhere else.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        path = request.path_info.rstrip("/")
+        if path == "/healthz":
+            return HttpResponse("ok", content_type="text/plain")
+        if path == "/readyz":
+            return readyz()
+        return self.get_response(request)
+
+
+def readyz() -> HttpResponse:
+    """Return writer and reader state; 200 when the writer is writable, else 503."""
+    from django.conf import settings
+
+    writer = health.probe(WRITER)
+    body = {"ready": bool(writer.writable), "writer": writer.as_dict()}
+    if READER in settings.DATABASES:
+        body["reader"] = health.probe(READER).as_dict()
+    response = JsonResponse(body, status=200 if writer.writable else 503)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class DatabaseRoutingMiddleware:
+    """Give each request a fresh routing state, honour and issue pins, log where it read."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.monotonic()
+        with state.scope() as current:
+            if pinning.cookie_is_valid(request.COOKIES.get(pinning.COOKIE_NAME)):
+                state.pin(state.COOKIE)
+            response = self.get_response(request)
+            if current.wrote:
+                pinning.set_cookie(response)
+                if current.pin_keys:
+                    pinning.mark_keys(current.pin_keys)
+            logger.info(
+                "%s %s %s db=%s",
+                request.method,
+                request.path,
+                response.status_code,
+                json.dumps(current.summary(), sort_keys=True),
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "db": current.summary(),
+                    "pins": sorted(current.pins),
+                    "wrote": current.wrote,
+                    "duration_ms": round((time.monotonic() - started) * 1000, 1),
+                },
+            )
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not is_unavailable(exception):
+            return None
+        logger.warning("database unavailable for %s %s: %s", request.method, request.path, exception)
+        return unavailable_response(request, exception)
+
+
+class SessionMiddleware(DjangoSessionMiddleware):
+    """Django's session middleware, except that a page that only read still answers when the
+    writer is down and the session cannot be saved (the save is skipped, the page is served)."""
+
+    def process_response(self, request, response):
+        try:
+            return super().process_response(request, response)
+        except Exception as exc:
+            # Django reports a failed save as UpdateError -> SessionInterrupted (400); look for
+            # the database failure underneath.
+            cause = _unavailable_cause(exc)
+            if cause is None:
+                raise
+            if request.method in SAFE_METHODS and response.status_code < 500:
+                logger.warning("session not saved, the writer is unavailable: %s", cause)
+                return response
+            return unavailable_response(request, cause)
+
+
+def _unavailable_cause(exc: BaseException | None) -> BaseException | None:
+    """Return the "database not there" failure in ``exc``'s chain, if there is one."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if is_unavailable(exc):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
