@@ -72,6 +72,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "tracking",
     "phoenix.db",
 ]
@@ -171,6 +174,38 @@ STORAGES = {
 }
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("PHOENIX_MEDIA_ROOT", str(BASE_DIR / "media")))
+
+# Partner API (tracking/api.py): token authentication only, JSON only, one error shape,
+# throttles per token and per client IP. Rates are "N/second|minute|hour|day".
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["tracking.api_auth.PartnerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["tracking.api_errors.LimitedJSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["tracking.api_auth.PartnerTokenThrottle", "tracking.api_auth.ClientIPThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "partner": env_str("PHOENIX_API_RATE_PARTNER", "600/minute"),
+        "ip": env_str("PHOENIX_API_RATE_IP", "120/minute"),
+    },
+    "EXCEPTION_HANDLER": "tracking.api_errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Phoenix partner API",
+    "DESCRIPTION": "Tracking JSON, shipment creation and bulk scan-event ingest. See docs/api.md.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+# A batch of 500 scan events is about 150 KB of JSON; leave room, refuse more with a 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("PHOENIX_API_MAX_BODY_BYTES", 1024 * 1024)
+# Scan times further ahead than this are refused as a scanner clock error.
+PHOENIX_EVENT_MAX_FUTURE_SECONDS = env_int("PHOENIX_EVENT_MAX_FUTURE_SECONDS", 15 * 60)
 
 # Security: strict by default, relaxed only with DJANGO_DEBUG=1 (plain HTTP on loopback).
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -8,6 +8,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Django's set_language view: the language switcher posts to it (works without JavaScript).
     path("i18n/", include("django.conf.urls.i18n")),
+    path("api/", include("tracking.api_urls")),
     path("", include("tracking.urls")),
 ]
 

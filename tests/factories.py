@@ -41,3 +41,12 @@ def shipment(*, postal_code: str = "44100", occurred_at=None, **fields) -> Shipm
         occurred_at=occurred_at or timezone.now(),
         **fields,
     )
+
+
+def partner_token(partner_obj: Partner | None = None, name: str = "") -> tuple[Partner, str]:
+    """Return a partner and a fresh API key for it."""
+    from tracking.services import partner_token_create
+
+    partner_obj = partner_obj or partner()
+    _, key = partner_token_create(partner=partner_obj, name=name)
+    return partner_obj, key

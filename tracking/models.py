@@ -261,3 +261,45 @@ class MaintenanceSwitch(models.Model):
 
     def __str__(self) -> str:
         return f"maintenance {'on' if self.enabled else 'off'}"
+
+
+class PartnerToken(models.Model):
+    """An API key of a partner. Only a SHA-256 of the key is stored; the key is shown once.
+
+    Keys carry 256 random bits, so a fast hash is enough: nobody can guess a preimage, and a
+    slow password hash would cost every API request tens of milliseconds.
+    """
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="tokens")
+    name = models.CharField(max_length=100, blank=True, help_text=_("What the token is for, e.g. a system's name."))
+    prefix = models.CharField(max_length=16, unique=True, editable=False, help_text=_("Public part, for lookup."))
+    key_hash = models.CharField(max_length=64, editable=False)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["partner", "created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.partner} {self.prefix}"
+
+
+class IdempotencyKey(models.Model):
+    """The first answer to a partner's request with an ``Idempotency-Key`` header."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=100)
+    request_hash = models.CharField(max_length=64, help_text=_("SHA-256 of the request body, as parsed JSON."))
+    status_code = models.PositiveSmallIntegerField()
+    response_body = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # One answer per key and partner: a concurrent retry waits on this index, then replays.
+            models.UniqueConstraint(fields=["partner", "key"], name="idempotency_partner_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner_id} {self.key}"

@@ -4,21 +4,36 @@ Every path that changes a shipment's state (API, admin actions, CSV import, seed
 through these functions so that the forward-only milestone rules hold everywhere.
 """
 
-from datetime import datetime
+import hashlib
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from tracking import milestones, numbers
 from tracking.models import (
     Contact,
     EventCode,
     EventSource,
+    ExceptionReason,
     Facility,
     Partner,
+    PartnerToken,
     Shipment,
     TrackingEvent,
 )
+
+logger = logging.getLogger(__name__)
+
+# The writer. Decisions about what exists (tokens, shipments, replayed event ids) are read
+# here, never from a replica that may lag behind a write made a moment ago.
+WRITER = "default"
 
 MAX_NUMBER_ATTEMPTS = 5
 
@@ -128,3 +143,296 @@ def event_record(
         locked.save(update_fields=[*changed, "updated_at"])
     shipment.refresh_from_db()
     return event
+
+
+def shipment_create_many(
+    *, partner: Partner | None, items: list[dict], source: str = EventSource.API
+) -> list[Shipment]:
+    """Create several shipments in one transaction: all of them or none.
+
+    Each item holds ``shipment_create``'s keyword arguments (facilities already resolved).
+    """
+    with transaction.atomic(using=WRITER):
+        return [shipment_create(partner=partner, source=source, **item) for item in items]
+
+
+# --- Partner tokens ------------------------------------------------------------------------
+
+TOKEN_PREFIX_BYTES = 6
+TOKEN_SECRET_BYTES = 32
+
+
+def token_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def partner_token_create(*, partner: Partner, name: str = "") -> tuple[PartnerToken, str]:
+    """Create a token for ``partner``; return it with its key, which is not stored anywhere."""
+    prefix = secrets.token_hex(TOKEN_PREFIX_BYTES)
+    key = f"phx_{prefix}_{secrets.token_urlsafe(TOKEN_SECRET_BYTES)}"
+    token = PartnerToken.objects.create(partner=partner, name=name, prefix=prefix, key_hash=token_hash(key))
+    return token, key
+
+
+def partner_token_find(key: str) -> PartnerToken | None:
+    """Return the active token whose key is ``key``, with its partner, read from the writer.
+
+    One query. A malformed key returns None without touching the database.
+    """
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != "phx" or len(parts[1]) != 2 * TOKEN_PREFIX_BYTES:
+        return None
+    token = PartnerToken.objects.using(WRITER).select_related("partner").filter(prefix=parts[1]).first()
+    if token is None or not secrets.compare_digest(token.key_hash, token_hash(key)):
+        return None
+    return token
+
+
+# --- Bulk event ingest ---------------------------------------------------------------------
+
+MAX_EVENTS_PER_INGEST = 500
+EVENT_ID_PATTERN = re.compile(r"[\x21-\x7e]{1,100}")  # printable ASCII, no spaces
+INGEST_ATTEMPTS = 3
+
+ACCEPTED = "accepted"
+DUPLICATE = "duplicate"
+REJECTED = "rejected"
+
+
+@dataclass
+class _Event:
+    index: int
+    id: str
+    number: str
+    code: str
+    reason: str
+    close_exception: bool
+    occurred_at: datetime
+    facility: str
+    note: str
+
+
+def events_ingest(*, partner: Partner | None, items: list, source: str = EventSource.API) -> list[dict]:
+    """Validate and record a batch of scan events; return one result per item, in input order.
+
+    Each result is ``{"id": ..., "status": "accepted" | "duplicate" | "rejected", "errors":
+    {field: [message, ...]}}``. An event whose id this partner already sent (earlier or in this
+    batch) is a duplicate and changes nothing. Milestones follow ``milestones.apply_event`` with
+    each shipment's new events in scan order, so late events never move a milestone back.
+
+    A constant number of queries per batch: shipments and facilities by key, then in one
+    transaction the affected shipments locked in id order, the replayed ids, one bulk insert
+    and one bulk update. A concurrent request with the same ids makes the insert fail; the
+    transaction is then retried and sees those ids as duplicates.
+    """
+    now = timezone.now()
+    results: list[dict] = []
+    events: list[_Event] = []
+    for index, raw in enumerate(items):
+        event, errors = _event_clean(index, raw, now)
+        event_id = raw.get("id") if isinstance(raw, dict) else None
+        results.append({"id": event_id if isinstance(event_id, str) else None, "status": REJECTED, "errors": errors})
+        if event is not None:
+            events.append(event)
+    if not events:
+        return results
+
+    shipment_ids = dict(
+        Shipment.objects.using(WRITER)
+        .filter(tracking_number__in={e.number for e in events})
+        .values_list("tracking_number", "pk")
+    )
+    facility_codes = {e.facility.upper() for e in events if e.facility}
+    facility_ids = {
+        code.upper(): pk
+        for code, pk in Facility.objects.using(WRITER).filter(code__in=facility_codes).values_list("code", "pk")
+    }
+    known: list[_Event] = []
+    for event in events:
+        errors = {}
+        if event.number not in shipment_ids:
+            errors["tracking_number"] = [f"No shipment has the tracking number {event.number}."]
+        if event.facility and event.facility.upper() not in facility_ids:
+            errors["facility"] = [f"No facility has the code {event.facility}."]
+        if errors:
+            results[event.index]["errors"] = errors
+        else:
+            known.append(event)
+    if not known:
+        return results
+
+    for attempt in range(1, INGEST_ATTEMPTS + 1):
+        try:
+            statuses = _events_insert(partner, known, shipment_ids, facility_ids, source, now)
+            break
+        except IntegrityError:
+            # Another request inserted one of these ids (or deleted a shipment) meanwhile.
+            if attempt == INGEST_ATTEMPTS:
+                raise
+            logger.info("event ingest conflict for partner %s, retrying (%d)", partner, attempt)
+    for event in known:
+        results[event.index]["status"] = statuses[event.index]
+        if statuses[event.index] == REJECTED:
+            results[event.index]["errors"] = {
+                "tracking_number": [f"No shipment has the tracking number {event.number}."]
+            }
+    return results
+
+
+def _events_insert(partner, events, shipment_ids, facility_ids, source, now) -> dict[int, str]:
+    """Insert the new events and move their shipments on; return a status per item index."""
+    statuses: dict[int, str] = {}
+    with transaction.atomic(using=WRITER):
+        locked = {
+            shipment.pk: shipment
+            for shipment in Shipment.objects.using(WRITER)
+            .select_for_update()
+            .filter(pk__in={shipment_ids[e.number] for e in events})
+            .order_by("pk")
+        }
+        seen = {
+            value.lower()
+            for value in TrackingEvent.objects.using(WRITER)
+            .filter(partner=partner, partner_event_id__in=[e.id for e in events])
+            .values_list("partner_event_id", flat=True)
+        }
+        rows: list[TrackingEvent] = []
+        for event in events:
+            shipment = locked.get(shipment_ids[event.number])
+            if shipment is None:
+                statuses[event.index] = REJECTED
+                continue
+            if event.id.lower() in seen:
+                statuses[event.index] = DUPLICATE
+                continue
+            seen.add(event.id.lower())
+            statuses[event.index] = ACCEPTED
+            rows.append(
+                TrackingEvent(
+                    shipment=shipment,
+                    code=event.code,
+                    milestone=milestones.EVENT_CODES[event.code] or "",
+                    reason=event.reason,
+                    close_exception=event.close_exception,
+                    occurred_at=event.occurred_at,
+                    facility_id=facility_ids.get(event.facility.upper()) if event.facility else None,
+                    note=event.note,
+                    source=source,
+                    partner=partner,
+                    partner_event_id=event.id,
+                )
+            )
+        if not rows:
+            return statuses
+        TrackingEvent.objects.using(WRITER).bulk_create(rows)
+
+        changed_fields: set[str] = set()
+        changed_shipments: dict[int, Shipment] = {}
+        for row in sorted(rows, key=lambda r: (r.shipment_id, r.occurred_at)):
+            changed = milestones.apply_event(locked[row.shipment_id], row)
+            if changed:
+                changed_fields.update(changed)
+                changed_shipments[row.shipment_id] = locked[row.shipment_id]
+        if changed_shipments:
+            for shipment in changed_shipments.values():
+                shipment.updated_at = now
+            Shipment.objects.using(WRITER).bulk_update(
+                list(changed_shipments.values()), sorted(changed_fields | {"updated_at"})
+            )
+    return statuses
+
+
+def _event_clean(index: int, raw, now: datetime) -> tuple[_Event | None, dict[str, list[str]]]:
+    """Return a validated event from one raw item (JSON or CSV values), or the errors by field."""
+    if not isinstance(raw, dict):
+        return None, {"non_field_errors": ["Each event must be a JSON object."]}
+    errors: dict[str, list[str]] = {}
+
+    def text(field: str, max_length: int, required: bool = False) -> str:
+        value = raw.get(field)
+        if value is None or value == "":
+            if required:
+                errors[field] = ["This field is required."]
+            return ""
+        if not isinstance(value, str):
+            errors[field] = ["Must be a string."]
+            return ""
+        if len(value) > max_length:
+            errors[field] = [f"At most {max_length} characters."]
+        elif "\x00" in value or any("\ud800" <= char <= "\udfff" for char in value):
+            errors[field] = ["Contains characters that are not allowed."]
+        return value
+
+    event_id = text("id", 100, required=True)
+    if event_id and "id" not in errors and not EVENT_ID_PATTERN.fullmatch(event_id):
+        errors["id"] = ["Use 1 to 100 printable ASCII characters without spaces."]
+
+    number = text("tracking_number", 40, required=True)
+    if number and "tracking_number" not in errors:
+        try:
+            number = numbers.parse(number)
+        except numbers.InvalidTrackingNumber as exc:
+            errors["tracking_number"] = [_number_message(number, exc.reason)]
+
+    code = text("code", 32)
+    milestone = text("milestone", 32)
+    reason = text("reason", 32)
+    close_exception = raw.get("close_exception")
+    if close_exception is None:
+        close_exception = False
+    elif not isinstance(close_exception, bool):
+        errors["close_exception"] = ["Must be true or false."]
+        close_exception = False
+    if code and code not in milestones.EVENT_CODES:
+        errors["code"] = [f"Unknown event code {code!r}."]
+    if milestone and milestone not in milestones.MILESTONES:
+        errors["milestone"] = [f"Unknown milestone {milestone!r}."]
+    if code and milestone and not errors.get("code") and milestones.EVENT_CODES[code] != milestone:
+        errors["milestone"] = [f"Event code {code!r} does not mean milestone {milestone!r}; give one of them."]
+    if reason and reason not in ExceptionReason.values:
+        errors["reason"] = [f"Unknown reason {reason!r}."]
+    code = code or milestone or (EventCode.EXCEPTION if reason else "")
+    code = code or (EventCode.EXCEPTION_CLEARED if close_exception else "")
+    if not code and not errors.keys() & {"code", "milestone", "reason"}:
+        errors["milestone"] = ["Give a milestone (or an event code), a reason, or close_exception."]
+
+    occurred_at = _occurred_at_clean(raw.get("occurred_at"), now, errors)
+    facility = text("facility", 12)
+    note = text("note", 500)
+    if errors:
+        return None, errors
+    return _Event(index, event_id, number, code, reason, close_exception, occurred_at, facility, note), errors
+
+
+def _occurred_at_clean(value, now: datetime, errors: dict) -> datetime | None:
+    if value is None or value == "":
+        errors["occurred_at"] = ["This field is required."]
+        return None
+    if isinstance(value, str):
+        try:
+            parsed = parse_datetime(value.strip())
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            errors["occurred_at"] = ["Not an ISO 8601 date and time, e.g. 2026-11-27T10:00:00-06:00."]
+            return None
+        value = parsed
+    if not isinstance(value, datetime):
+        errors["occurred_at"] = ["Must be a string with an ISO 8601 date and time."]
+        return None
+    if timezone.is_naive(value):
+        errors["occurred_at"] = ["Give the UTC offset of the scan time, e.g. 2026-11-27T10:00:00-06:00."]
+        return None
+    if value > now + timedelta(seconds=settings.PHOENIX_EVENT_MAX_FUTURE_SECONDS):
+        errors["occurred_at"] = ["Is in the future; check the scanner's clock."]
+        return None
+    if value.year < 2000:
+        errors["occurred_at"] = ["Is before the year 2000; check the scanner's clock."]
+        return None
+    return value
+
+
+def _number_message(value: str, reason: str) -> str:
+    if reason == "check_digit":
+        return f"{value} has a wrong check digit: it was probably mistyped."
+    return f"{value} is not a tracking number (QP followed by 12 digits)."

@@ -1,0 +1,52 @@
+"""A partner reads its own writes at once while the replica lags (live gunicorn, real cluster)."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+pytestmark = pytest.mark.cluster
+
+
+def _new_partner(live_app, name: str) -> str:
+    output = live_app.manage("create_partner", name).stdout
+    return next(line for line in output.splitlines() if line.startswith("phx_"))
+
+
+def _shipment_payload() -> dict:
+    return {
+        "reference": "RYW-1",
+        "weight_grams": 500,
+        "origin_facility": "MEX01",
+        "destination_facility": "GDL01",
+        "recipient": {"name": "Luisa Mar", "postal_code": "44100", "city": "Guadalajara"},
+    }
+
+
+def test_a_partner_reads_its_event_back_at_once_while_the_replica_lags(live_app):
+    live_app.seed(1)  # facilities MEX01, GDL01, ...
+    with live_app.replication_stopped():
+        # A token created a moment ago works although the replica has not seen it.
+        key = _new_partner(live_app, "RYW Partner")
+        auth = {"Authorization": f"Token {key}"}
+        client = live_app.client()
+        created = client.post("/api/v1/shipments", json_body=_shipment_payload(), headers=auth)
+        assert created.status == 201, created.body
+        number = created.json()["tracking_number"]
+
+        event = {"id": "ryw-1", "tracking_number": number, "milestone": "picked_up"}
+        event["occurred_at"] = datetime.now(UTC).isoformat()
+        posted = client.post("/api/v1/events", json_body={"events": [event]}, headers=auth)
+        assert posted.json()["results"][0]["status"] == "accepted"
+
+        mine = client.get(f"/api/v1/tracking/{number}", headers=auth)
+        assert mine.status == 200, mine.body
+        assert mine.json()["milestone"] == "picked_up"
+        assert [e["code"] for e in mine.json()["events"]] == ["picked_up", "label_created"]
+        assert mine.json()["private"]["recipient"]["name"] == "Luisa Mar"
+
+        # Without the token the read goes to the replica, which has not seen the shipment yet:
+        # proof that the replica lags and that the partner's pin made the difference.
+        public = live_app.client().get(f"/api/v1/tracking/{number}")
+        assert public.status == 404, public.body
+    live_app.wait_replica()
+    assert live_app.client().get(f"/api/v1/tracking/{number}").json()["milestone"] == "picked_up"
