@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: bench run test lint format deps test-deps migrations-check clean screenshots
+.PHONY: bench run test lint format deps test-deps migrations-check clean screenshots tools lint-infra
 
 ## run: install what is missing, migrate the embedded SQLite database, seed demo data, serve on :8000
 run: deps
@@ -15,7 +15,7 @@ run: deps
 	@DJANGO_DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 ## test: install test needs, start the local MariaDB writer+replica, run the whole suite
-test: test-deps lint migrations-check
+test: test-deps lint lint-infra migrations-check
 	deploy/local/run-tests.sh
 
 ## bench: the performance benchmark (BENCH_SCALE=20000 for a quick run); writes docs/performance.md
@@ -56,5 +56,27 @@ node_modules/.installed: package.json
 screenshots: test-deps
 	PHOENIX_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots deploy/local/run-tests.sh tests/tracking/site/test_screenshots.py
 
+## tools: the infrastructure linters in their own virtualenv (checkov's pins never meet the app's)
+TOOLS := .venv-tools
+tools: $(TOOLS)/.installed
+
+$(TOOLS)/.installed: requirements-tools.txt
+	test -x $(TOOLS)/bin/python || python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS)/bin/python -m pip install --quiet -r requirements-tools.txt
+	touch $@
+
+## lint-infra: cfn-lint and checkov on every template, shellcheck, packer validate, hadolint
+lint-infra: tools test-deps
+	$(TOOLS)/bin/cfn-lint deploy/cloudformation/*.yaml
+	CKV_SKIP_PACKAGE_UPDATE_CHECK=True $(TOOLS)/bin/checkov --quiet --compact --skip-download \
+		--framework cloudformation -d deploy/cloudformation
+	shellcheck $$(find deploy -name '*.sh') .ci/run
+	$(TOOLS)/bin/hadolint Dockerfile
+	@archive="$$(mktemp --suffix=.tar.gz)"; trap 'rm -f "$$archive"' EXIT; \
+		git archive --format=tar.gz -o "$$archive" HEAD && \
+		packer validate -var app_archive="$$archive" deploy/packer/phoenix.pkr.hcl && \
+		echo "packer validate: deploy/packer/phoenix.pkr.hcl is valid"
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis staticfiles node_modules
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .ruff_cache .hypothesis staticfiles node_modules

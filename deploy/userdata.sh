@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# First boot of a Phoenix instance (baked by deploy/packer). The launch template's user data
+# (deploy/cloudformation/application.yaml) exports the variables below and runs this file:
+#
+#   PHOENIX_ENV             environment name; configuration is read from SSM under /phoenix/<env>/
+#   PHOENIX_DB_SECRET_ID    Secrets Manager secret of the database user (the RDS-managed secret)
+#   PHOENIX_DB_WRITER_HOST  Aurora cluster endpoint       PHOENIX_DB_READER_HOST  reader endpoint
+#   PHOENIX_DB_PORT         (3306)                        PHOENIX_DB_NAME         (phoenix)
+#   PHOENIX_CFN_STACK       stack to signal               PHOENIX_CFN_RESOURCE    the ASG's logical id
+#
+# Steps: IMDSv2 token and region, /etc/phoenix/env (0600) from SSM and Secrets Manager through
+# deploy/phoenix_env.py, CloudWatch agent, `manage.py migrate_locked` (both AZ instances boot at
+# once; one migrates, the other waits), the services, a local /healthz check, and cfn-signal
+# with the outcome so that a rolling update stops on a bad AMI.
+set -euo pipefail
+
+exec > >(tee -a /var/log/phoenix-userdata.log) 2>&1
+
+prefix=/opt/phoenix
+app="$prefix/app"
+python="$prefix/venv/bin/python"
+imds=http://169.254.169.254
+: "${PHOENIX_ENV:?}" "${PHOENIX_DB_SECRET_ID:?}" "${PHOENIX_DB_WRITER_HOST:?}"
+: "${PHOENIX_CFN_STACK:?}" "${PHOENIX_CFN_RESOURCE:?}"
+
+region=""
+signal() { # signal EXIT_CODE: tell CloudFormation whether this instance came up
+    /opt/aws/bin/cfn-signal --exit-code "$1" --stack "$PHOENIX_CFN_STACK" \
+        --resource "$PHOENIX_CFN_RESOURCE" ${region:+--region "$region"} || true
+}
+# shellcheck disable=SC2317  # called by the ERR trap below, which shellcheck cannot follow
+on_error() {
+    local status=$?
+    echo "userdata: failed (exit $status) at line $1" >&2
+    signal 1
+    exit "$status"
+}
+trap 'on_error $LINENO' ERR
+
+echo "==> instance metadata (IMDSv2)"
+token="$(curl -fsS --retry 5 -X PUT "$imds/latest/api/token" -H "X-aws-ec2-metadata-token-ttl-seconds: 300")"
+metadata() { curl -fsS --retry 5 -H "X-aws-ec2-metadata-token: $token" "$imds/latest/meta-data/$1"; }
+region="$(metadata placement/region)"
+instance_id="$(metadata instance-id)"
+echo "instance $instance_id in $region, environment $PHOENIX_ENV"
+
+echo "==> configuration from SSM Parameter Store and Secrets Manager"
+umask 077
+install -d -m 0750 -o root -g phoenix /etc/phoenix
+# Where to read from; phoenix-env-refresh.service reads the same file every two minutes.
+cat >/etc/phoenix/source.env <<EOF
+AWS_REGION=$region
+PHOENIX_SSM_PATH=/phoenix/$PHOENIX_ENV/
+PHOENIX_DB_SECRET_ID=$PHOENIX_DB_SECRET_ID
+PHOENIX_DB_WRITER_HOST=$PHOENIX_DB_WRITER_HOST
+PHOENIX_DB_READER_HOST=${PHOENIX_DB_READER_HOST:-}
+PHOENIX_DB_PORT=${PHOENIX_DB_PORT:-3306}
+PHOENIX_DB_NAME=${PHOENIX_DB_NAME:-phoenix}
+EOF
+chmod 0600 /etc/phoenix/source.env
+set -a
+# shellcheck source=/dev/null
+. /etc/phoenix/source.env
+set +a
+"$python" "$app/deploy/phoenix_env.py" --output /etc/phoenix/env --owner phoenix
+
+echo "==> CloudWatch agent"
+sed "s/__PHOENIX_ENV__/$PHOENIX_ENV/g" /opt/aws/amazon-cloudwatch-agent/etc/phoenix.json.template \
+    >/opt/aws/amazon-cloudwatch-agent/etc/phoenix.json
+/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s \
+    -c file:/opt/aws/amazon-cloudwatch-agent/etc/phoenix.json
+
+echo "==> database migrations (under the phoenix-migrate lock)"
+(
+    set -a
+    # shellcheck source=/dev/null
+    . /etc/phoenix/env
+    set +a
+    cd "$app"
+    runuser -u phoenix -- "$python" manage.py migrate_locked --timeout 900
+)
+
+echo "==> services"
+systemctl daemon-reload
+for unit in /etc/systemd/system/phoenix*.service /etc/systemd/system/phoenix*.timer; do
+    name="$(basename "$unit")"
+    # The refresh service is a oneshot run by its timer.
+    [ "$name" = phoenix-env-refresh.service ] && continue
+    systemctl start "$name"
+done
+
+echo "==> local health check"
+for _ in $(seq 1 60); do
+    if curl -fsS -o /dev/null -H "Host: localhost" http://127.0.0.1:8000/healthz; then
+        echo "healthy; signalling CloudFormation"
+        signal 0
+        exit 0
+    fi
+    sleep 2
+done
+echo "userdata: /healthz did not answer 200 within two minutes" >&2
+signal 1
+exit 1

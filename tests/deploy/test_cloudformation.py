@@ -1,0 +1,315 @@
+"""The CloudFormation templates describe the architecture of DESIGN.md section 1.
+
+cfn-lint and checkov (make lint-infra) check each template against the resource specification
+and security rules; these tests check what they cannot: that the layers fit together the way
+the architecture says.
+"""
+
+import re
+
+import pytest
+
+from tests.deploy.cfn import TEMPLATES, az_index, import_name, load, resources
+
+LAYERS = ["network", "database", "access", "application", "backup", "vpn"]
+# Parameter naming another layer's stack -> that layer's template.
+STACK_PARAMETERS = {
+    "NetworkStackName": "network",
+    "DatabaseStackName": "database",
+    "AccessStackName": "access",
+}
+
+
+@pytest.fixture(scope="module")
+def network():
+    return load("network")
+
+
+@pytest.fixture(scope="module")
+def database():
+    return load("database")
+
+
+@pytest.fixture(scope="module")
+def application():
+    return load("application")
+
+
+def walk(node):
+    """Yield every dict and list inside NODE."""
+    yield node
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from walk(value)
+
+
+def test_it_has_one_template_per_layer():
+    present = {path.stem for path in TEMPLATES.glob("*.yaml")}
+    assert set(LAYERS) <= present
+
+
+def test_it_puts_every_tier_in_two_availability_zones(network):
+    subnets = resources(network, "AWS::EC2::Subnet")
+    for tier in ("public", "app", "database"):
+        tier_subnets = [s for s in subnets.values() if {"Key": "Tier", "Value": tier} in s["Properties"]["Tags"]]
+        assert len(tier_subnets) == 2, tier
+        assert sorted(az_index(s) for s in tier_subnets) == [0, 1], tier
+
+
+def _route_tables_of(template: dict, subnet_ids: set[str]) -> set[str]:
+    associations = resources(template, "AWS::EC2::SubnetRouteTableAssociation").values()
+    return {
+        a["Properties"]["RouteTableId"]["Ref"] for a in associations if a["Properties"]["SubnetId"]["Ref"] in subnet_ids
+    }
+
+
+def test_it_gives_the_database_subnets_no_route_to_the_internet(network):
+    database_tables = _route_tables_of(network, {"DatabaseSubnetA", "DatabaseSubnetB"})
+    assert database_tables == {"DatabaseRouteTable"}
+    routes = resources(network, "AWS::EC2::Route").values()
+    assert not [r for r in routes if r["Properties"]["RouteTableId"]["Ref"] in database_tables]
+    # Nor does any other layer add one: the VPN only propagates the office's routes.
+    for layer in LAYERS:
+        for route in resources(load(layer), "AWS::EC2::Route").values():
+            assert "DatabaseRouteTable" not in str(route["Properties"]["RouteTableId"]), layer
+
+
+def test_it_routes_each_app_zone_through_its_own_nat_gateway(network):
+    routes = resources(network, "AWS::EC2::Route")
+    nats = resources(network, "AWS::EC2::NatGateway")
+    subnets = resources(network, "AWS::EC2::Subnet")
+    for zone in ("A", "B"):
+        route = routes[f"AppDefaultRoute{zone}"]["Properties"]
+        assert route["DestinationCidrBlock"] == "0.0.0.0/0"
+        nat = nats[route["NatGatewayId"]["Ref"]]
+        assert az_index(subnets[nat["Properties"]["SubnetId"]["Ref"]]) == az_index(subnets[f"AppSubnet{zone}"])
+        assert _route_tables_of(network, {f"AppSubnet{zone}"}) == {route["RouteTableId"]["Ref"]}
+
+
+def _rules(template: dict, group: str, direction: str) -> list[dict]:
+    """Return the ingress or egress rules of GROUP, inline and as separate resources."""
+    inline_key = "SecurityGroupIngress" if direction == "ingress" else "SecurityGroupEgress"
+    kind = "AWS::EC2::SecurityGroupIngress" if direction == "ingress" else "AWS::EC2::SecurityGroupEgress"
+    rules = list(template["Resources"][group]["Properties"].get(inline_key, []))
+    rules += [
+        r["Properties"] for r in resources(template, kind).values() if r["Properties"]["GroupId"] == {"Ref": group}
+    ]
+    return rules
+
+
+def test_it_chains_the_security_groups_alb_to_app_to_database(network):
+    alb_in = _rules(network, "AlbSecurityGroup", "ingress")
+    assert {(r["FromPort"], r.get("CidrIp")) for r in alb_in} == {(443, "0.0.0.0/0"), (80, "0.0.0.0/0")}
+
+    app_in = _rules(network, "AppSecurityGroup", "ingress")
+    assert [(r["FromPort"], r["SourceSecurityGroupId"]) for r in app_in] == [(8000, {"Ref": "AlbSecurityGroup"})]
+
+    database_in = _rules(network, "DatabaseSecurityGroup", "ingress")
+    assert [(r["FromPort"], r["SourceSecurityGroupId"]) for r in database_in] == [(3306, {"Ref": "AppSecurityGroup"})]
+
+    alb_out = _rules(network, "AlbSecurityGroup", "egress")
+    assert [(r["FromPort"], r["DestinationSecurityGroupId"]) for r in alb_out] == [(8000, {"Ref": "AppSecurityGroup"})]
+    database_out = _rules(network, "DatabaseSecurityGroup", "egress")
+    assert [r["CidrIp"] for r in database_out] == ["127.0.0.1/32"], "the database may not open connections"
+
+
+def test_it_describes_every_security_group_rule():
+    for layer in LAYERS:
+        template = load(layer)
+        for name, res in template["Resources"].items():
+            props = res["Properties"]
+            if res["Type"] in ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"):
+                assert props.get("Description"), f"{layer}.{name}"
+            if res["Type"] == "AWS::EC2::SecurityGroup":
+                for rule in props.get("SecurityGroupIngress", []) + props.get("SecurityGroupEgress", []):
+                    assert rule.get("Description"), f"{layer}.{name}"
+
+
+def test_it_opens_the_bastion_only_to_the_office_and_only_when_asked():
+    access = load("access")
+    group = access["Resources"]["BastionSecurityGroup"]
+    assert group["Condition"] == "WithBastion"
+    ingress = group["Properties"]["SecurityGroupIngress"]
+    assert [(r["FromPort"], r["CidrIp"]) for r in ingress] == [(22, {"Ref": "OfficeCidr"})]
+    for name in ("Bastion", "BastionLaunchTemplate", "DatabaseFromBastionIngress"):
+        assert access["Resources"][name]["Condition"] == "WithBastion"
+
+
+def test_it_places_the_writer_and_the_reader_in_different_zones(database):
+    instances = resources(database, "AWS::RDS::DBInstance")
+    writer, reader = instances["WriterInstance"], instances["ReaderInstance"]
+    assert (
+        writer["Properties"]["DBClusterIdentifier"] == reader["Properties"]["DBClusterIdentifier"] == {"Ref": "Cluster"}
+    )
+    assert az_index(writer) != az_index(reader)
+    assert writer["Properties"]["PromotionTier"] < reader["Properties"]["PromotionTier"]
+    subnets = database["Resources"]["SubnetGroup"]["Properties"]["SubnetIds"]
+    assert sorted(import_name(s) for s in subnets) == [
+        "${NetworkStackName}-DatabaseSubnetA",
+        "${NetworkStackName}-DatabaseSubnetB",
+    ]
+
+
+def test_it_protects_the_aurora_cluster(database):
+    cluster = database["Resources"]["Cluster"]
+    props = cluster["Properties"]
+    assert props["Engine"] == "aurora-mysql"
+    assert props["EngineVersion"] == {"Ref": "EngineVersion"}
+    assert database["Parameters"]["EngineVersion"]["Default"].startswith("8.0.mysql_aurora.3.")
+    assert props["StorageEncrypted"] is True
+    assert props["KmsKeyId"] == {"Fn::GetAtt": ["DatabaseKey", "Arn"]}
+    assert props["ManageMasterUserPassword"] is True
+    assert props["DeletionProtection"] is True
+    assert cluster["DeletionPolicy"] == "Snapshot"
+    assert database["Parameters"]["BackupRetentionDays"]["MinValue"] >= 7
+    assert database["Parameters"]["BackupRetentionDays"]["Default"] >= 7
+    group = database["Resources"][props["DBClusterParameterGroupName"]["Ref"]]
+    assert group["Properties"]["Parameters"]["require_secure_transport"] == "ON"
+
+
+def test_it_scales_the_readers_from_one_to_n(database):
+    target = database["Resources"]["ReaderScalableTarget"]["Properties"]
+    assert target["ScalableDimension"] == "rds:cluster:ReadReplicaCount"
+    assert target["MinCapacity"] == 1
+    assert target["MaxCapacity"] == {"Ref": "MaxReaders"}
+    policy = database["Resources"]["ReaderScalingPolicy"]["Properties"]
+    assert policy["PolicyType"] == "TargetTrackingScaling"
+    assert policy["ScalingTargetId"] == {"Ref": "ReaderScalableTarget"}
+
+
+def test_it_attaches_the_waf_web_acl_to_the_load_balancer(application):
+    association = resources(application, "AWS::WAFv2::WebACLAssociation")
+    assert [a["Properties"] for a in association.values()] == [
+        {"ResourceArn": {"Ref": "LoadBalancer"}, "WebACLArn": {"Fn::GetAtt": ["WebAcl", "Arn"]}}
+    ]
+    acl = application["Resources"]["WebAcl"]["Properties"]
+    assert acl["Scope"] == "REGIONAL"
+    managed = {
+        r["Statement"]["ManagedRuleGroupStatement"]["Name"]
+        for r in acl["Rules"]
+        if "ManagedRuleGroupStatement" in r["Statement"]
+    }
+    assert managed == {
+        "AWSManagedRulesCommonRuleSet",
+        "AWSManagedRulesKnownBadInputsRuleSet",
+        "AWSManagedRulesSQLiRuleSet",
+        "AWSManagedRulesAmazonIpReputationList",
+    }
+    rate_rules = [r for r in acl["Rules"] if "RateBasedStatement" in r["Statement"]]
+    assert len(rate_rules) == 1 and rate_rules[0]["Action"] == {"Block": {}}
+    assert len({r["Priority"] for r in acl["Rules"]}) == len(acl["Rules"])
+
+
+def test_it_serves_https_and_redirects_http(application):
+    listeners = {
+        r["Properties"]["Port"]: r["Properties"]
+        for r in resources(application, "AWS::ElasticLoadBalancingV2::Listener").values()
+    }
+    assert listeners[443]["Protocol"] == "HTTPS"
+    assert listeners[443]["DefaultActions"] == [{"Type": "forward", "TargetGroupArn": {"Ref": "TargetGroup"}}]
+    redirect = listeners[80]["DefaultActions"][0]
+    assert redirect["Type"] == "redirect" and redirect["RedirectConfig"]["Protocol"] == "HTTPS"
+
+
+def test_it_checks_instance_health_on_healthz_and_drains_for_30_to_60_seconds(application):
+    group = application["Resources"]["TargetGroup"]["Properties"]
+    assert group["HealthCheckPath"] == "/healthz"
+    assert group["Port"] == 8000
+    delay = application["Parameters"]["DeregistrationDelaySeconds"]
+    assert 30 <= delay["MinValue"] <= delay["Default"] <= delay["MaxValue"] <= 60
+    attributes = {a["Key"]: a["Value"] for a in group["TargetGroupAttributes"]}
+    assert attributes["deregistration_delay.timeout_seconds"] == {"Ref": "DeregistrationDelaySeconds"}
+
+
+def test_it_runs_the_fleet_over_both_app_subnets_with_imdsv2_and_rolling_replacement(application):
+    asg = application["Resources"]["AutoScalingGroup"]
+    props = asg["Properties"]
+    assert sorted(import_name(s) for s in props["VPCZoneIdentifier"]) == [
+        "${NetworkStackName}-AppSubnetA",
+        "${NetworkStackName}-AppSubnetB",
+    ]
+    assert props["HealthCheckType"] == "ELB"
+    assert application["Parameters"]["MinSize"]["MinValue"] >= 2
+    rolling = asg["UpdatePolicy"]["AutoScalingRollingUpdate"]
+    assert rolling["WaitOnResourceSignals"] is True
+    assert rolling["MinInstancesInService"] == {"Ref": "MinSize"}
+    assert asg["CreationPolicy"]["ResourceSignal"]["Count"] == {"Ref": "MinSize"}
+
+    data = application["Resources"]["LaunchTemplate"]["Properties"]["LaunchTemplateData"]
+    assert data["ImageId"] == {"Ref": "AmiId"}
+    assert data["MetadataOptions"]["HttpTokens"] == "required"
+    user_data = data["UserData"]["Fn::Base64"]["Fn::Sub"][0]
+    assert "exec /opt/phoenix/app/deploy/userdata.sh" in user_data
+    assert "PHOENIX_CFN_RESOURCE=AutoScalingGroup" in user_data
+
+    policies = resources(application, "AWS::AutoScaling::ScalingPolicy").values()
+    assert [p["Properties"]["PolicyType"] for p in policies] == ["TargetTrackingScaling"]
+
+
+def test_it_copies_every_daily_backup_to_the_disaster_recovery_region():
+    backup = load("backup")
+    plan = backup["Resources"]["Plan"]["Properties"]["BackupPlan"]
+    (rule,) = plan["BackupPlanRule"]
+    assert rule["ScheduleExpression"].startswith("cron(0 ") and "* * ? *" in rule["ScheduleExpression"]
+    (copy,) = rule["CopyActions"]
+    destination = copy["DestinationBackupVaultArn"]["Fn::Sub"]
+    assert re.fullmatch(
+        r"arn:\$\{AWS::Partition\}:backup:\$\{DrRegion\}:\$\{AWS::AccountId\}:backup-vault:.+", destination
+    )
+    assertion = backup["Rules"]["DrRegionIsAnotherRegion"]["Assertions"][0]["Assert"]
+    assert assertion == {"Fn::Not": [{"Fn::Equals": [{"Ref": "DrRegion"}, {"Ref": "AWS::Region"}]}]}
+    selection = backup["Resources"]["Selection"]["Properties"]["BackupSelection"]
+    assert [import_name(r) for r in selection["Resources"]] == ["${DatabaseStackName}-ClusterArn"]
+
+
+def test_it_propagates_the_office_routes_to_the_private_route_tables_only():
+    vpn = load("vpn")
+    propagation = vpn["Resources"]["RoutePropagation"]["Properties"]
+    assert sorted(import_name(t) for t in propagation["RouteTableIds"]) == [
+        "${NetworkStackName}-AppRouteTableA",
+        "${NetworkStackName}-AppRouteTableB",
+        "${NetworkStackName}-DatabaseRouteTable",
+    ]
+
+
+def test_it_alarms_on_5xx_unhealthy_hosts_replica_lag_and_failed_backups():
+    metrics = set()
+    for layer in LAYERS:
+        for alarm in resources(load(layer), "AWS::CloudWatch::Alarm").values():
+            metrics.add(alarm["Properties"]["MetricName"])
+            assert alarm["Properties"]["AlarmActions"], "an alarm must notify someone"
+    assert {
+        "HTTPCode_ELB_5XX_Count",
+        "HTTPCode_Target_5XX_Count",
+        "UnHealthyHostCount",
+        "AuroraReplicaLagMaximum",
+        "NumberOfBackupJobsFailed",
+    } <= metrics
+
+
+def test_it_imports_only_what_the_earlier_layers_export():
+    exports = {}
+    for layer in LAYERS:
+        for output in load(layer).get("Outputs", {}).values():
+            if "Export" in output:
+                name = output["Export"]["Name"]["Fn::Sub"]
+                exports.setdefault(layer, set()).add(name.replace("${AWS::StackName}-", ""))
+    for layer in LAYERS:
+        template = load(layer)
+        for node in walk(template):
+            name = import_name(node)
+            if not name:
+                continue
+            parameter, _, output = name.partition("}-")
+            parameter = parameter.lstrip("${")
+            assert parameter in template["Parameters"], f"{layer}: {name}"
+            assert output in exports[STACK_PARAMETERS[parameter]], f"{layer} imports {name}, which is not exported"
+
+
+def test_it_describes_every_parameter():
+    for layer in LAYERS:
+        for name, parameter in load(layer).get("Parameters", {}).items():
+            assert parameter.get("Description"), f"{layer}.{name}"

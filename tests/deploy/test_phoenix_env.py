@@ -1,0 +1,177 @@
+"""The user data's configuration step (deploy/phoenix_env.py) against moto's server on loopback.
+
+SSM parameters and a Secrets Manager secret go in; /etc/phoenix/env comes out, mode 0600, in a
+syntax that systemd, bash (userdata.sh sources it) and gunicorn.conf.py all read the same way.
+"""
+
+import json
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from phoenix.dburl import database_config
+from tests.deploy.conftest import REPO
+
+SCRIPT = REPO / "deploy" / "phoenix_env.py"
+# Characters that break naive quoting: quotes, $, backslash, backtick, spaces, #, =.
+AWKWARD = "k3y w1th \"quotes\" 'single' $HOME \\back\\slash `tick` #hash =equals"
+PASSWORD = "p@ss/w:rd%?&#'\"$x"  # what URL-encoding must survive
+
+
+def _load_module():
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import phoenix_env
+    finally:
+        sys.path.pop(0)
+    return phoenix_env
+
+
+phoenix_env = _load_module()
+
+
+@pytest.fixture
+def configured(aws):
+    """Create /phoenix/prod/ parameters, a staging one that must not leak, and the DB secret."""
+    ssm = aws.client("ssm")
+    ssm.put_parameter(Name="/phoenix/prod/DJANGO_SECRET_KEY", Value=AWKWARD, Type="SecureString")
+    ssm.put_parameter(Name="/phoenix/prod/DJANGO_ALLOWED_HOSTS", Value="track.example.com", Type="String")
+    ssm.put_parameter(Name="/phoenix/prod/mail/PHOENIX_MAIL_FROM", Value="noreply@example.com", Type="String")
+    ssm.put_parameter(Name="/phoenix/staging/DJANGO_ALLOWED_HOSTS", Value="staging.example.com", Type="String")
+    secret = aws.client("secretsmanager").create_secret(
+        Name="rds!cluster-phoenix", SecretString=json.dumps({"username": "phoenix_admin", "password": PASSWORD})
+    )
+    return secret["ARN"]
+
+
+def _run(env: dict, output: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), "--output", str(output), *extra],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _source_env(moto_endpoint, subprocess_env, secret_id: str) -> dict:
+    return {
+        **subprocess_env,
+        **moto_endpoint,
+        "PHOENIX_SSM_PATH": "/phoenix/prod/",
+        "PHOENIX_DB_SECRET_ID": secret_id,
+        "PHOENIX_DB_WRITER_HOST": "phoenix.cluster-abc.us-east-1.rds.amazonaws.com",
+        "PHOENIX_DB_READER_HOST": "phoenix.cluster-ro-abc.us-east-1.rds.amazonaws.com",
+    }
+
+
+def _bash_view(path: Path, names: list[str]) -> dict:
+    """Return what `set -a; . PATH` (as deploy/userdata.sh does) puts in the environment."""
+    script = 'set -a; . "$1"; set +a; shift; for n in "$@"; do printf "%s\\0" "${!n}"; done'
+    out = subprocess.run(["bash", "-c", script, "bash", str(path), *names], capture_output=True, check=True).stdout
+    return dict(zip(names, out.decode().split("\0")[:-1], strict=True))
+
+
+def test_it_writes_the_environment_file_from_ssm_and_secrets_manager(
+    configured, moto_endpoint, subprocess_env, tmp_path
+):
+    output = tmp_path / "etc" / "phoenix" / "env"
+    result = _run(_source_env(moto_endpoint, subprocess_env, configured), output)
+
+    assert result.returncode == 0, result.stderr
+    assert "updated" in result.stdout
+    assert stat.S_IMODE(output.stat().st_mode) == 0o600
+    variables = phoenix_env.read_env_file(output)
+    assert variables["DJANGO_SECRET_KEY"] == AWKWARD
+    assert variables["DJANGO_ALLOWED_HOSTS"] == "track.example.com"
+    assert variables["PHOENIX_MAIL_FROM"] == "noreply@example.com"
+    assert set(variables) == {
+        "DJANGO_SECRET_KEY",
+        "DJANGO_ALLOWED_HOSTS",
+        "PHOENIX_MAIL_FROM",
+        "DATABASE_URL",
+        "DATABASE_READER_URL",
+    }
+    assert "staging" not in output.read_text()
+    assert _bash_view(output, sorted(variables)) == variables
+
+
+def test_it_builds_database_urls_that_the_settings_parse_back(
+    configured, moto_endpoint, subprocess_env, tmp_path, monkeypatch
+):
+    output = tmp_path / "env"
+    assert _run(_source_env(moto_endpoint, subprocess_env, configured), output).returncode == 0
+    variables = phoenix_env.read_env_file(output)
+
+    for name, host in (("DATABASE_URL", "phoenix.cluster-abc"), ("DATABASE_READER_URL", "phoenix.cluster-ro-abc")):
+        monkeypatch.setenv(name, variables[name])
+        config = database_config(name)
+        assert config["USER"] == "phoenix_admin"
+        assert config["PASSWORD"] == PASSWORD
+        assert config["HOST"].startswith(host)
+        assert config["NAME"] == "phoenix"
+        assert urlparse(variables[name]).port == 3306
+
+
+def test_it_picks_up_a_rotated_password_and_leaves_an_unchanged_file_alone(
+    configured, aws, moto_endpoint, subprocess_env, tmp_path
+):
+    env = _source_env(moto_endpoint, subprocess_env, configured)
+    output = tmp_path / "env"
+    assert _run(env, output).returncode == 0
+    before = output.stat().st_ino
+
+    again = _run(env, output)
+    assert again.returncode == 0 and "unchanged" in again.stdout
+    assert output.stat().st_ino == before
+
+    aws.client("secretsmanager").put_secret_value(
+        SecretId=configured, SecretString=json.dumps({"username": "phoenix_admin", "password": "rotated-Pa55"})
+    )
+    rotated = _run(env, output)
+    assert rotated.returncode == 0 and "updated" in rotated.stdout
+    assert ":rotated-Pa55@" in phoenix_env.read_env_file(output)["DATABASE_URL"]
+    assert stat.S_IMODE(output.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        ("no-parameters", "no SSM parameters under /phoenix/prod/"),
+        ("bad-name", "cannot become an environment variable"),
+        ("secret-not-json", "is not a JSON SecretString"),
+        ("secret-without-password", '"username" and "password"'),
+        ("missing-secret", "AWS refused"),
+    ],
+)
+def test_it_refuses_bad_input_with_one_line_and_writes_nothing(
+    aws, moto_endpoint, subprocess_env, tmp_path, setup, message
+):
+    ssm, secrets = aws.client("ssm"), aws.client("secretsmanager")
+    if setup != "no-parameters":
+        ssm.put_parameter(Name="/phoenix/prod/DJANGO_SECRET_KEY", Value="x" * 60, Type="SecureString")
+    if setup == "bad-name":
+        ssm.put_parameter(Name="/phoenix/prod/django-debug", Value="1", Type="String")
+    secret_value = {"secret-not-json": "not json", "secret-without-password": json.dumps({"username": "u"})}.get(
+        setup, json.dumps({"username": "u", "password": "p"})
+    )
+    arn = secrets.create_secret(Name="db", SecretString=secret_value)["ARN"]
+    secret_id = arn if setup != "missing-secret" else arn + "-gone"
+    output = tmp_path / "env"
+
+    result = _run(_source_env(moto_endpoint, subprocess_env, secret_id), output)
+
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not output.exists()
+
+
+def test_it_says_which_setting_is_missing(moto_endpoint, subprocess_env, tmp_path):
+    result = _run({**subprocess_env, **moto_endpoint}, tmp_path / "env")
+    assert result.returncode == 1
+    assert "PHOENIX_SSM_PATH, PHOENIX_DB_SECRET_ID, PHOENIX_DB_WRITER_HOST" in result.stderr
