@@ -130,7 +130,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Read-your-writes window (seconds) after a write; used by phoenix/db routing.
 PHOENIX_PIN_SECONDS = env_int("PHOENIX_PIN_SECONDS", 5)
 
-    "phoenix.maintenance.MaintenanceMiddleware",
+# `make bench` only: serve /bench/floor, the fixed-body view the pages are measured against.
+PHOENIX_BENCH = env_bool("PHOENIX_BENCH")
+
+# Maintenance switch (phoenix/maintenance.py): how long a process trusts its last read of the
+# switch, and the Retry-After (seconds) that refused writes carry.
+PHOENIX_MAINTENANCE_CACHE_SECONDS = env_int("PHOENIX_MAINTENANCE_CACHE_SECONDS", 2)
+PHOENIX_MAINTENANCE_RETRY_AFTER = env_int("PHOENIX_MAINTENANCE_RETRY_AFTER", 120)
+
 # Routing (docs/database.md). PHOENIX_ROUTER=phoenix (default) is phoenix.db; `multidb` swaps in
 # django-multidb-router and `single` sends everything to the writer (both for the benchmark).
 PHOENIX_ROUTER = env_str("PHOENIX_ROUTER", "phoenix")

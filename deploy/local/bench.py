@@ -110,9 +110,10 @@ def app_env(cluster: Cluster, **extra: str) -> dict[str, str]:
         DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
         PHOENIX_BENCH="1",
         PHOENIX_LOG_LEVEL="WARNING",
-        # Lookups are rate limited per client IP; wrk is one client.
-        PHOENIX_LOOKUP_RATE_LIMIT="0",
-        PHOENIX_API_THROTTLE="0",
+        # Lookups and the API are limited per client IP and per token; wrk is one client.
+        PHOENIX_LOOKUP_BUDGET=str(10**12),
+        PHOENIX_API_RATE_PARTNER="1000000/second",
+        PHOENIX_API_RATE_IP="1000000/second",
     )
     env.update(extra)
     return env
@@ -139,6 +140,8 @@ class App:
             "GUNICORN_WORKERS": os.environ.get("BENCH_WORKERS", "2"),
             "GUNICORN_THREADS": os.environ.get("BENCH_THREADS", "4"),
             "FORWARDED_ALLOW_IPS": "127.0.0.1",
+            # A worker recycled mid-run would re-import Django inside a measurement.
+            "GUNICORN_MAX_REQUESTS": "0",
         }
         self.process = subprocess.Popen(
             [GUNICORN, "-c", str(ROOT / "deploy/gunicorn.conf.py")],
