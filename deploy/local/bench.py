@@ -32,6 +32,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,12 +163,15 @@ class App:
             # A worker recycled mid-run would re-import Django inside a measurement.
             "GUNICORN_MAX_REQUESTS": "0",
         }
+        # The access log (production writes it to stdout) and errors go to a file: a run with
+        # errors reports which statuses they were.
+        self.log = tempfile.NamedTemporaryFile(prefix="phoenix-bench-gunicorn.", suffix=".log", delete=False)
         self.process = subprocess.Popen(
             [GUNICORN, "-c", str(ROOT / "deploy/gunicorn.conf.py")],
             cwd=ROOT,
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         deadline = time.monotonic() + 60
@@ -189,6 +193,14 @@ class App:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+        if not self.log.closed:
+            self.log.close()
+            statuses = Counter(re.findall(rb'"status":(\d+)', Path(self.log.name).read_bytes()))
+            failures = {int(code): n for code, n in statuses.items() if not code.startswith((b"2", b"3"))}
+            if failures:
+                log(f"gunicorn on port {self.port} answered {failures} (status: count); log kept in {self.log.name}")
+            else:
+                os.unlink(self.log.name)
 
     def get(self, path: str) -> tuple[int, bytes]:
         request = urllib.request.Request(self.url + path, headers={"X-Forwarded-Proto": "https"})
@@ -213,6 +225,9 @@ def wrk(name: str, base_url: str, paths: list[str], *, seconds: int, connections
                 f"-c{connections}",
                 f"-d{seconds}s",
                 "--latency",
+                # A slow answer is a slow answer, not an error: wrk's default is 2 s.
+                "--timeout",
+                "30s",
                 "-s",
                 str(script),
                 base_url,
