@@ -165,7 +165,7 @@ class App:
         }
         # The access log (production writes it to stdout) and errors go to a file: a run with
         # errors reports which statuses they were.
-        self.log = tempfile.NamedTemporaryFile(prefix="phoenix-bench-gunicorn.", suffix=".log", delete=False)
+        self.log = tempfile.NamedTemporaryFile(prefix="phoenix-bench-gunicorn.", suffix=".log", delete=False)  # noqa: SIM115 (closed in stop())
         self.process = subprocess.Popen(
             [GUNICORN, "-c", str(ROOT / "deploy/gunicorn.conf.py")],
             cwd=ROOT,
