@@ -4,17 +4,22 @@
 One run, side by side, so that the ratios hold on a noisy machine:
 
 1. start a throw-away MariaDB writer + replica (deploy/local/cluster.sh), migrate, seed 10,000
-   shipments and measure lookup latency; seed up to BENCH_SCALE shipments (1,000,000 by
-   default) and measure it again;
-2. start the app under the production gunicorn config (deploy/gunicorn.conf.py) and load it
-   with wrk from a second process: the floor (a fixed body through the same middleware), the
-   tracking page, the 25-number lookup, the tracking API; the same tracking page with
-   Phoenix's router, with django-multidb-router and with a single database;
-3. bulk event ingest through the API beside the raw executemany floor;
-4. write the figures into docs/performance.md (section "bench") and a PNG plot.
+   shipments and measure lookup latency with one connection; seed up to BENCH_SCALE shipments
+   (1,000,000 by default) and measure it again;
+2. start three gunicorns under the production config (deploy/gunicorn.conf.py), one per router
+   (Phoenix's, django-multidb-router, a single database), and load them with wrk from a second
+   process, each scenario twice in alternating order: the floor (a fixed body through the same
+   middleware), the tracking page, the 25-number lookup, the tracking API, and the tracking page
+   under each router;
+3. bulk event ingest through POST /api/v1/events (batches of 500) beside the raw floor of the
+   same rows inserted with executemany through mysqlclient;
+4. write the figures into docs/performance.md (section "bench") and docs/performance.png.
 
-Environment: BENCH_SCALE (shipments, default 1000000), BENCH_SECONDS (per wrk run, default
-10), BENCH_CONNECTIONS (default 16), BENCH_OUTPUT (markdown file, default docs/performance.md).
+Environment: BENCH_SCALE (shipments, default 1000000), BENCH_SMALL_SCALE (default 10000),
+BENCH_SECONDS (per wrk run, default 10 at full scale, else 5), BENCH_CONNECTIONS (default 16),
+BENCH_INGEST_BATCHES (default 20), BENCH_SEED_WORKERS (seed_demo --workers, default 2),
+BENCH_WORKERS / BENCH_THREADS (gunicorn, default 2 x 4), BENCH_BUFFER_POOL (MariaDB, default
+2G), BENCH_OUTPUT (markdown file, default docs/performance.md; the PNG goes beside it).
 """
 
 from __future__ import annotations
@@ -269,24 +274,33 @@ def sample_numbers(cluster: Cluster, count: int) -> list[str]:
     return [row[0] for row in rows]
 
 
-def wait_for_replica(cluster: Cluster) -> None:
+def wait_for_replica(cluster: Cluster, timeout: int = 1800) -> None:
     """Wait until the replica has applied everything the writer wrote (seeding is bulk)."""
     import MySQLdb
 
     (gtid,) = cluster.query("SELECT @@gtid_binlog_pos")[0]
     replica = MySQLdb.connect(unix_socket=cluster.env["PHOENIX_REPLICA_SOCKET"], user="root")
+    started = time.monotonic()
     try:
         with replica.cursor() as cursor:
-            cursor.execute("SELECT MASTER_GTID_WAIT(%s, 600)", [gtid])
-            cursor.fetchall()
+            while True:
+                cursor.execute("SELECT MASTER_GTID_WAIT(%s, 30)", [gtid])
+                if cursor.fetchone()[0] == 0:
+                    break
+                if time.monotonic() - started > timeout:
+                    raise RuntimeError(f"the replica did not catch up with {gtid} within {timeout} s")
+                log("waiting for the replica to catch up")
     finally:
         replica.close()
+    if time.monotonic() - started > 5:
+        log(f"the replica caught up in {time.monotonic() - started:.0f} s")
 
 
 def main() -> int:
     scale = int(os.environ.get("BENCH_SCALE", "1000000"))
     small = min(int(os.environ.get("BENCH_SMALL_SCALE", SMALL_SCALE)), scale)
-    seconds = int(os.environ.get("BENCH_SECONDS", "10"))
+    # 10 s per run at full scale; 5 s keeps a quick run under 5 minutes.
+    seconds = int(os.environ.get("BENCH_SECONDS", "10" if scale >= 1_000_000 else "5"))
     connections = int(os.environ.get("BENCH_CONNECTIONS", "16"))
     batches = int(os.environ.get("BENCH_INGEST_BATCHES", "20"))
     output = Path(os.environ.get("BENCH_OUTPUT", ROOT / "docs" / "performance.md"))
