@@ -226,10 +226,7 @@ class App:
 def wrk(name: str, base_url: str, paths: list[str], *, seconds: int, connections: int, quiet: bool = False) -> Result:
     """Run wrk against ``paths`` in turn and return its figures."""
     with tempfile.TemporaryDirectory() as tmp:
-        script = Path(tmp, "rotate.lua")
-        script.write_text(ROTATE_LUA)
-        paths_file = Path(tmp, "paths.txt")
-        paths_file.write_text("\n".join(paths) + "\n")
+        script, paths_file = _rotate_script(tmp), _paths_file(tmp, paths)
         output = subprocess.run(
             [
                 "wrk",
@@ -264,6 +261,18 @@ def wrk(name: str, base_url: str, paths: list[str], *, seconds: int, connections
     if not quiet:
         log(f"{name}: {rps:,.0f} req/s, p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms, errors {errors}")
     return result
+
+
+def _rotate_script(directory: str) -> str:
+    script = Path(directory, "rotate.lua")
+    script.write_text(ROTATE_LUA)
+    return str(script)
+
+
+def _paths_file(directory: str, paths: list[str]) -> str:
+    paths_file = Path(directory, "paths.txt")
+    paths_file.write_text("\n".join(paths) + "\n")
+    return str(paths_file)
 
 
 def _ms(value: str) -> float:
@@ -358,6 +367,11 @@ def main() -> int:
             for key, router, paths in order:
                 rounds[key].append(wrk(key, routed[router].url, paths, seconds=seconds, connections=connections))
         results.update({key: Result.mean(runs) for key, runs in rounds.items()})
+        # Where a worker's time goes, for the report: the floor and the tracking page under load.
+        profiles = {
+            "floor": profile(routed["phoenix"], ["/bench/floor"], seconds=seconds, connections=connections),
+            "tracking page": profile(routed["phoenix"], detail, seconds=seconds, connections=connections),
+        }
         for app in routed.values():
             app.stop()
         ingest = ingest_figures(cluster, env, numbers, batches)
@@ -367,7 +381,15 @@ def main() -> int:
         cluster.stop()
     elapsed = time.monotonic() - started
     write_report(
-        output, results, ingest, scale=scale, small=small, seconds=seconds, connections=connections, elapsed=elapsed
+        output,
+        results,
+        ingest,
+        profiles,
+        scale=scale,
+        small=small,
+        seconds=seconds,
+        connections=connections,
+        elapsed=elapsed,
     )
     log(f"done in {elapsed / 60:.1f} minutes")
     return 0
@@ -421,6 +443,93 @@ def lookup_latency(cluster: Cluster, envs: dict[str, dict[str, str]], seconds: i
     finally:
         for app in apps.values():
             app.stop()
+
+
+# Where a sample of a worker belongs: the outermost frame that matches decides (a date formatted
+# inside a template is template time, a row read inside an ORM query is ORM time).
+_CATEGORIES = [
+    ("templates (rendering, translations, dates)", re.compile(r"django/template/")),
+    ("ORM and mysqlclient (SQL, round trips, model instances)", re.compile(r"django/db/models/|MySQLdb/")),
+    ("logging (access log, routing log)", re.compile(r"/logging/")),
+]
+
+
+def _category(frames: list[str]) -> str:
+    """Return the category of one sampled stack (outermost frame first)."""
+    for frame in frames:
+        for name, pattern in _CATEGORIES:
+            if pattern.search(frame):
+                return name
+    if any("WSGIHandler.__call__" in frame for frame in frames):
+        return "Django: request, middleware, views (the rest)"
+    return "gunicorn (sockets, HTTP parsing, thread pool)"
+
+
+def profile(app: App, paths: list[str], *, seconds: int, connections: int, top: int = 8) -> dict:
+    """Return where one worker spends its time under wrk load, from py-spy's GIL-holding samples:
+    {"categories": [(share, category)], "leaves": [(share, frame)]} (the ``top`` leaf frames)."""
+    spy = shutil.which("py-spy", path=str(ROOT / ".venv" / "bin")) or shutil.which("py-spy")
+    workers = subprocess.run(["pgrep", "-P", str(app.process.pid)], text=True, capture_output=True).stdout.split()
+    if not spy or not workers:
+        log("py-spy or the gunicorn worker is missing; no profile")
+        return {}
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp, "profile.txt")
+        load = subprocess.Popen(
+            [
+                "wrk",
+                "-t1",
+                f"-c{connections}",
+                f"-d{seconds + 2}s",
+                "--timeout",
+                "30s",
+                "-s",
+                _rotate_script(tmp),
+                app.url,
+                "--",
+                _paths_file(tmp, paths),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        try:
+            time.sleep(1)
+            subprocess.run(
+                [
+                    spy,
+                    "record",
+                    "--pid",
+                    workers[0],
+                    "--duration",
+                    str(seconds),
+                    "--rate",
+                    "200",
+                    "--gil",
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(raw),
+                ],
+                check=False,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        finally:
+            load.wait()
+        if not raw.exists() or not raw.read_text().strip():
+            log("py-spy could not attach (needs ptrace rights); no profile")
+            return {}
+        categories: Counter = Counter()
+        leaves: Counter = Counter()
+        for line in raw.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            frames = stack.split(";")
+            leaves[frames[-1]] += int(count)
+            categories[_category(frames)] += int(count)
+    total = sum(categories.values())
+    return {
+        "categories": [(n / total, name) for name, n in categories.most_common()],
+        "leaves": [(n / total, frame) for frame, n in leaves.most_common(top)],
+    }
 
 
 INGEST_BATCH = 500
@@ -544,7 +653,7 @@ def _percentiles(seconds: list[float]) -> tuple[float, float]:
     return pick(0.5), pick(0.99)
 
 
-def write_report(output: Path, results: dict[str, Result], ingest: dict, **run) -> None:
+def write_report(output: Path, results: dict[str, Result], ingest: dict, profiles: dict, **run) -> None:
     floor = results["floor"]
     single = results["detail_single"]
     rows = [
@@ -639,6 +748,24 @@ def write_report(output: Path, results: dict[str, Result], ingest: dict, **run) 
     for label, value, threshold, op in targets:
         met = value >= threshold if op == ">=" else value <= threshold
         lines.append(f"| {label} | {value:.2f} | {'yes' if met else '**no**'} |")
+    if all(profiles.values()):
+        names = list(profiles)
+        lines += [
+            "",
+            "Where one gunicorn worker's time goes under the same load (py-spy, samples of the thread that",
+            "holds the GIL, so waiting on the database is not counted; each sample is put in the outermost",
+            "category it is in):",
+            "",
+            "| category | " + " | ".join(names) + " |",
+            "| --- | " + " | ".join("---:" for _ in names) + " |",
+        ]
+        shares = {name: {category: share for share, category in profiles[name]["categories"]} for name in names}
+        order = sorted({c for name in names for c in shares[name]}, key=lambda c: -shares[names[-1]].get(c, 0))
+        for category in order:
+            lines.append(f"| {category} | " + " | ".join(f"{shares[n].get(category, 0):.0%}" for n in names) + " |")
+        for name in names:
+            lines += ["", f"Top frames by own time, {name}:", "", "| share | frame |", "| ---: | --- |"]
+            lines += [f"| {share:.1%} | `{frame}` |" for share, frame in profiles[name]["leaves"]]
     plot = output.parent / "performance.png"
     if _plot(plot, rows, results, scales, ingest):
         lines += ["", f"![throughput and latency per scenario]({plot.name})"]
