@@ -321,6 +321,8 @@ def main() -> int:
     output = Path(os.environ.get("BENCH_OUTPUT", ROOT / "docs" / "performance.md"))
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: run `deploy/local/bootstrap.sh test` (apt-get install wrk)")
+    # Stopped from outside (SIGTERM), still stop the servers this run started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.monotonic()
     cluster = Cluster()
     apps: list[App] = []
