@@ -468,7 +468,7 @@ def _category(frames: list[str]) -> str:
 
 
 def profile(app: App, paths: list[str], *, seconds: int, connections: int, top: int = 8) -> dict:
-    """Return where one worker spends its time under wrk load, from py-spy's GIL-holding samples:
+    """Return where the workers spend their time under wrk load, from py-spy's GIL-holding samples:
     {"categories": [(share, category)], "leaves": [(share, frame)]} (the ``top`` leaf frames)."""
     spy = shutil.which("py-spy", path=str(ROOT / ".venv" / "bin")) or shutil.which("py-spy")
     workers = subprocess.run(["pgrep", "-P", str(app.process.pid)], text=True, capture_output=True).stdout.split()
@@ -476,7 +476,6 @@ def profile(app: App, paths: list[str], *, seconds: int, connections: int, top: 
         log("py-spy or the gunicorn worker is missing; no profile")
         return {}
     with tempfile.TemporaryDirectory() as tmp:
-        raw = Path(tmp, "profile.txt")
         load = subprocess.Popen(
             [
                 "wrk",
@@ -495,34 +494,27 @@ def profile(app: App, paths: list[str], *, seconds: int, connections: int, top: 
         )
         try:
             time.sleep(1)
-            subprocess.run(
-                [
-                    spy,
-                    "record",
-                    "--pid",
-                    workers[0],
-                    "--duration",
-                    str(seconds),
-                    "--rate",
-                    "200",
-                    "--gil",
-                    "--format",
-                    "raw",
-                    "--output",
-                    str(raw),
-                ],
-                check=False,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+            # Every worker at once: wrk's keep-alive connections may all have landed on one.
+            spies = [
+                subprocess.Popen(
+                    [spy, "record", "--pid", pid, "--duration", str(seconds), "--rate", "200", "--gil"]
+                    + ["--format", "raw", "--output", str(Path(tmp, f"profile.{pid}.txt"))],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                for pid in workers
+            ]
+            for spying in spies:
+                spying.wait()
         finally:
             load.wait()
-        if not raw.exists() or not raw.read_text().strip():
+        text = "".join(path.read_text() for path in Path(tmp).glob("profile.*.txt"))
+        if not text.strip():
             log("py-spy could not attach (needs ptrace rights); no profile")
             return {}
         categories: Counter = Counter()
         leaves: Counter = Counter()
-        for line in raw.read_text().splitlines():
+        for line in text.splitlines():
             stack, _, count = line.rpartition(" ")
             frames = stack.split(";")
             leaves[frames[-1]] += int(count)
@@ -754,7 +746,7 @@ def write_report(output: Path, results: dict[str, Result], ingest: dict, profile
         names = list(profiles)
         lines += [
             "",
-            "Where one gunicorn worker's time goes under the same load (py-spy, samples of the thread that",
+            "Where the gunicorn workers' time goes under the same load (py-spy, samples of the thread that",
             "holds the GIL, so waiting on the database is not counted; each sample is put in the outermost",
             "category it is in):",
             "",
