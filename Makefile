@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: run test lint format deps test-deps migrations-check clean stack stack-stop drills tools lint-infra screenshots
+.PHONY: bench run test lint format deps test-deps migrations-check clean stack stack-stop drills tools lint-infra screenshots
 
 ## run: install what is missing, migrate the embedded SQLite database, seed demo data, serve on :8000
 run: deps
@@ -17,6 +17,10 @@ run: deps
 ## test: install test needs, start the local MariaDB writer+replica, run the whole suite
 test: test-deps lint lint-infra migrations-check
 	deploy/local/run-tests.sh
+
+## bench: the performance benchmark (BENCH_SCALE=20000 for a quick run); writes docs/performance.md
+bench: test-deps
+	$(PY) deploy/local/bench.py
 
 ## lint: ruff (lint and format check)
 lint: deps

@@ -145,6 +145,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Read-your-writes window (seconds) after a write; used by phoenix/db routing.
 PHOENIX_PIN_SECONDS = env_int("PHOENIX_PIN_SECONDS", 5)
 
+# `make bench` only: serve /bench/floor, the fixed-body view the pages are measured against.
+PHOENIX_BENCH = env_bool("PHOENIX_BENCH")
+
 # Routing (docs/database.md). PHOENIX_ROUTER=phoenix (default) is phoenix.db; `multidb` swaps in
 # django-multidb-router and `single` sends everything to the writer (both for the benchmark).
 PHOENIX_ROUTER = env_str("PHOENIX_ROUTER", "phoenix")

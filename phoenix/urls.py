@@ -1,5 +1,8 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+
+from phoenix import views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -9,3 +12,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("tracking.urls")),
 ]
+
+if settings.PHOENIX_BENCH:
+    # Only in `make bench`: the floor the pages are measured against.
+    urlpatterns.append(path("bench/floor", views.bench_floor))

@@ -183,7 +183,7 @@ class Client:
         if method == "POST" and self.cookie("csrftoken"):
             headers.setdefault("X-CSRFToken", self.cookie("csrftoken"))
         for _hop in range(10):
-            request = urllib.request.Request(url, data=body, method=method, headers=headers)  # noqa: S310 - loopback http
+            request = urllib.request.Request(url, data=body, method=method, headers=headers)
             try:
                 with self._opener.open(request, timeout=60) as raw:
                     response = Response(raw.status, dict(raw.headers.items()), raw.read().decode(), url)

@@ -371,26 +371,24 @@ def _events_fill_ids(partner, rows: list[TrackingEvent]) -> None:
         row.pk = ids[row.partner_event_id.lower()]
 
 
-def _shipments_update(shipments: list[Shipment], field_names: list[str]) -> None:
-    """Write ``field_names`` of many shipments in one UPDATE (one CASE per column).
-
-    What ``bulk_update`` does, without building thousands of query expressions in Python
-    (which cost most of an ingest batch's time). Plain SQL-92, portable to MySQL and SQLite.
-    """
+def _shipments_update(shipments: list[Shipment], fields: list[str]) -> None:
+    """Write ``fields`` of each shipment on the writer: one primary-key UPDATE per shipment, sent
+    with executemany. (Django's bulk_update builds a CASE per field and row; compiling it took
+    most of the CPU of a 500-event batch, see docs/performance.md.)"""
     connection = connections[WRITER]
     quote = connection.ops.quote_name
-    fields = [Shipment._meta.get_field(name) for name in field_names]
-    assignments, params = [], []
-    for field in fields:
-        cases = " ".join(["WHEN %s THEN %s"] * len(shipments))
-        assignments.append(f"{quote(field.column)} = CASE {quote('id')} {cases} END")
-        for shipment in shipments:
-            params += [shipment.pk, field.get_db_prep_save(getattr(shipment, field.attname), connection)]
-    placeholders = ", ".join(["%s"] * len(shipments))
-    params += [shipment.pk for shipment in shipments]
-    table = quote(Shipment._meta.db_table)
+    columns = [Shipment._meta.get_field(name) for name in fields]
+    sql = "UPDATE {} SET {} WHERE {} = %s".format(
+        quote(Shipment._meta.db_table),
+        ", ".join(f"{quote(column.column)} = %s" for column in columns),
+        quote(Shipment._meta.pk.column),
+    )
+    rows = [
+        [column.get_db_prep_save(getattr(shipment, column.attname), connection) for column in columns] + [shipment.pk]
+        for shipment in shipments
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {table} SET {', '.join(assignments)} WHERE {quote('id')} IN ({placeholders})", params)
+        cursor.executemany(sql, rows)
 
 
 def _event_clean(index: int, raw, now: datetime) -> tuple[_Event | None, dict[str, list[str]]]:

@@ -26,7 +26,7 @@ def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 60.0) ->
         if process.poll() is not None:
             raise RuntimeError(f"{process.args[0]} exited with {process.returncode} before answering")
         try:
-            urllib.request.urlopen(url, timeout=2)  # noqa: S310 - loopback URL built by the test
+            urllib.request.urlopen(url, timeout=2)
             return
         except urllib.error.HTTPError:
             return
@@ -75,8 +75,8 @@ def aws(moto_endpoint, monkeypatch):
 
     for key, value in moto_endpoint.items():
         monkeypatch.setenv(key, value)
-    reset = urllib.request.Request(f"{moto_endpoint['AWS_ENDPOINT_URL']}/moto-api/reset", method="POST")  # noqa: S310
-    urllib.request.urlopen(reset, timeout=10)  # noqa: S310 - loopback moto server
+    reset = urllib.request.Request(f"{moto_endpoint['AWS_ENDPOINT_URL']}/moto-api/reset", method="POST")
+    urllib.request.urlopen(reset, timeout=10)
     return boto3.session.Session(region_name=moto_endpoint["AWS_REGION"])
 
 

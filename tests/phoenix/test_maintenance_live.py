@@ -58,10 +58,10 @@ def gunicorn_server(migrated_database, writer_root):
 
 def _request(base: str, method: str, path: str) -> tuple[int, dict, str]:
     data = b'{"events": []}' if method != "GET" else None
-    request = urllib.request.Request(base + path, method=method, data=data)  # noqa: S310 - http on loopback
+    request = urllib.request.Request(base + path, method=method, data=data)
     request.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - http on loopback
+        with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, dict(response.headers), response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, dict(exc.headers), exc.read().decode()

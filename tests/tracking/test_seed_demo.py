@@ -3,7 +3,7 @@ import re
 from types import SimpleNamespace
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db.models import Count
 
 from tracking import milestones, numbers
@@ -64,3 +64,26 @@ def test_if_empty_adds_nothing_to_an_existing_database():
     output = _seed(50, "--if-empty")
     assert Shipment.objects.count() == 20
     assert "already there" in output
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_seed_the_same_shape_in_parallel_without_colliding():
+    # Forked processes write through their own connections, so the rows must be committed
+    # (transaction=True) for this test to see them.
+    _seed(30)
+    first = Shipment.objects.order_by("-id").values_list("id", flat=True).first()
+    output = _seed(25_000, "--workers", "2")
+    assert "Seeded 25,000 shipments" in output
+    added = Shipment.objects.filter(id__gt=first)
+    assert added.count() == 25_000
+    assert sorted(added.values_list("id", flat=True)) == list(range(first + 1, first + 25_001))
+    assert Shipment.objects.values("tracking_number").distinct().count() == 25_030
+    assert Contact.objects.filter(shipment__in=added).count() == 50_000
+    assert TrackingEvent.objects.filter(shipment__in=added).values("shipment").distinct().count() == 25_000
+    for number in list(added.values_list("tracking_number", flat=True)[:200]):
+        assert numbers.parse(number) == number
+
+
+def test_workers_must_be_between_1_and_16():
+    with pytest.raises(CommandError, match="--workers"):
+        _seed(10, "--workers", "0")

@@ -1,3 +1,4 @@
+import multiprocessing
 import random
 import re
 import sys
@@ -11,6 +12,9 @@ from tracking import demo, numbers
 from tracking.models import Contact, Facility, Shipment, TrackingEvent
 
 BATCH = 2000
+# With --workers, the work is cut into chunks of this many shipments, each with its own id range
+# and its own residue class of tracking-number bodies, so that processes never collide.
+CHUNK = BATCH * 5
 
 
 class Command(BaseCommand):
@@ -25,12 +29,20 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=None, help="random seed, for repeatable data")
         parser.add_argument("--quiet", action="store_true", help="no progress lines")
         parser.add_argument(
+            "--workers",
+            type=int,
+            default=1,
+            help="processes inserting in parallel, with disjoint id and number ranges (default 1)",
+        )
+        parser.add_argument(
             "--if-empty", action="store_true", help="seed only when there are no shipments yet; list some either way"
         )
 
-    def handle(self, *args, shipments: int, seed: int | None, quiet: bool, if_empty: bool, **options):
+    def handle(self, *args, shipments: int, seed: int | None, quiet: bool, if_empty: bool, workers: int, **options):
         if shipments < 0 or shipments > 20_000_000:
             raise CommandError("--shipments must be between 0 and 20,000,000")
+        if not 1 <= workers <= 16:
+            raise CommandError("--workers must be between 1 and 16")
         if if_empty and Shipment.objects.using("default").exists():
             self.stdout.write("Demo data is already there. Tracking numbers to try:")
             self._print_samples(
@@ -40,23 +52,50 @@ class Command(BaseCommand):
                 }
             )
             return
-        rng = random.Random(seed)
         facilities = self._facilities()
         started = time.monotonic()
         samples: dict[str, tuple[str, str]] = {}
-        done = 0
-        while done < shipments:
-            size = min(BATCH, shipments - done)
-            samples_batch = self._insert_batch(rng, facilities, size)
-            for number, milestone, postal_code in samples_batch:
+
+        def progress(done: int, chunk_samples) -> None:
+            for number, milestone, postal_code in chunk_samples:
                 samples.setdefault(milestone, (number, postal_code))
-            done += size
             if not quiet and (done % (BATCH * 25) == 0 or done == shipments):
                 rate = done / max(time.monotonic() - started, 1e-6)
                 sys.stderr.write(f"  seeded {done:,}/{shipments:,} shipments ({rate:,.0f}/s)\n")
+
+        if workers == 1:
+            rng = random.Random(seed)
+            done = 0
+            while done < shipments:
+                size = min(BATCH, shipments - done)
+                chunk_samples = self._insert_batch(rng, facilities, size)
+                done += size
+                progress(done, chunk_samples)
+        else:
+            self._seed_parallel(shipments, seed, facilities, workers, progress)
         elapsed = time.monotonic() - started
         self.stdout.write(f"Seeded {shipments:,} shipments in {elapsed:.1f}s. Tracking numbers to try:")
         self._print_samples(samples)
+
+    def _seed_parallel(self, shipments: int, seed: int | None, facilities, workers: int, progress) -> None:
+        """Insert ``shipments`` in chunks spread over ``workers`` forked processes.
+
+        Chunk k gets the ids first_id + k * CHUNK onwards and the tracking-number bodies
+        congruent to k modulo the number of chunks, so no two processes ever try the same key.
+        """
+        first_id = (Shipment.objects.using("default").order_by("-id").values_list("id", flat=True).first() or 0) + 1
+        count = (shipments + CHUNK - 1) // CHUNK
+        chunks = [
+            (k, count, first_id + k * CHUNK, min(CHUNK, shipments - k * CHUNK), seed, [f.pk for f in facilities])
+            for k in range(count)
+        ]
+        # The children inherit the parent's memory; they must open their own connections.
+        connections.close_all()
+        done = 0
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            for size, chunk_samples in pool.imap_unordered(_seed_chunk, chunks):
+                done += size
+                progress(done, chunk_samples)
 
     def _print_samples(self, samples: dict[str, tuple[str, str]]) -> None:
         for milestone, (number, postal_code) in sorted(samples.items())[:12]:
@@ -82,7 +121,15 @@ class Command(BaseCommand):
             result.append(by_code[code])
         return result
 
-    def _insert_batch(self, rng: random.Random, facilities: list[Facility], size: int) -> list[tuple[str, str, str]]:
+    def _insert_batch(
+        self,
+        rng: random.Random,
+        facilities: list[Facility],
+        size: int,
+        *,
+        first_id: int | None = None,
+        residue: tuple[int, int] = (0, 1),
+    ) -> list[tuple[str, str, str]]:
         """Insert ``size`` shipments with contacts and events in one transaction.
 
         Rows are written as multi-row INSERT statements built here: the values are numbers,
@@ -91,10 +138,13 @@ class Command(BaseCommand):
         """
         now = timezone.now().replace(tzinfo=None)  # naive UTC, as stored
         planned = [demo.plan_shipment(rng, now) for _ in range(size)]
-        tracking_numbers = self._fresh_numbers(rng, size)
+        tracking_numbers = self._fresh_numbers(rng, size, residue)
         connection = connections["default"]
         with transaction.atomic(using="default"), connection.cursor() as cursor:
-            first_id = (Shipment.objects.using("default").order_by("-id").values_list("id", flat=True).first() or 0) + 1
+            if first_id is None:
+                first_id = (
+                    Shipment.objects.using("default").order_by("-id").values_list("id", flat=True).first() or 0
+                ) + 1
             shipment_rows, contact_rows, event_rows = [], [], []
             for offset, (plan, number) in enumerate(zip(planned, tracking_numbers, strict=True)):
                 sid = first_id + offset
@@ -200,11 +250,18 @@ class Command(BaseCommand):
             cursor.execute(f"INSERT INTO {table} ({names}) VALUES {','.join(rows[start : start + 1000])}")
 
     @staticmethod
-    def _fresh_numbers(rng: random.Random, size: int) -> list[str]:
-        """Return ``size`` tracking numbers not yet in the database (one query per batch)."""
+    def _fresh_numbers(rng: random.Random, size: int, residue: tuple[int, int] = (0, 1)) -> list[str]:
+        """Return ``size`` tracking numbers not yet in the database (one query per batch).
+
+        Their bodies are congruent to ``residue[0]`` modulo ``residue[1]`` (parallel chunks).
+        """
+        remainder, modulus = residue
+        top = 10**numbers.BODY_DIGITS // modulus
         result: set[str] = set()
         while len(result) < size:
-            candidates = {numbers.from_body(rng.randrange(10**numbers.BODY_DIGITS)) for _ in range(size - len(result))}
+            candidates = {
+                numbers.from_body(rng.randrange(top) * modulus + remainder) for _ in range(size - len(result))
+            }
             taken = set(
                 Shipment.objects.using("default")
                 .filter(tracking_number__in=candidates)
@@ -212,6 +269,29 @@ class Command(BaseCommand):
             )
             result |= candidates - taken
         return list(result)[:size]
+
+
+def _seed_chunk(chunk) -> tuple[int, list[tuple[str, str, str]]]:
+    """Insert one chunk of shipments in a worker process; return its size and sample numbers."""
+    index, count, first_id, size, seed, facility_ids = chunk
+    rng = random.Random(None if seed is None else f"{seed}:{index}")
+    by_id = Facility.objects.using("default").in_bulk(facility_ids)
+    facilities = [by_id[pk] for pk in facility_ids]
+    command = Command()
+    samples = {}
+    try:
+        for offset in range(0, size, BATCH):
+            for number, milestone, postal_code in command._insert_batch(
+                rng,
+                facilities,
+                min(BATCH, size - offset),
+                first_id=first_id + offset,
+                residue=(index, count),
+            ):
+                samples.setdefault(milestone, (number, milestone, postal_code))
+    finally:
+        connections.close_all()
+    return size, list(samples.values())
 
 
 _SAFE_TEXT = re.compile(r"[\w .,#°-]*")
