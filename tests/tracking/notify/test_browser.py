@@ -6,12 +6,11 @@ import pytest
 from django.utils import timezone
 
 from tests import factories
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.tracking.notify.support import link_in
 from tracking import delivery
 from tracking.models import Subscription
 from tracking.services import event_record
-
-CHROMIUM = "/usr/bin/chromium"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, databases=["default", "reader"])]
 
@@ -24,7 +23,7 @@ def page(monkeypatch):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(locale="en-US")
         yield context.new_page()
         browser.close()

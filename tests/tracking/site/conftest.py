@@ -10,21 +10,11 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from tests import factories
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tracking.services import event_record
 
 REPO = Path(__file__).resolve().parents[3]
 AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(autouse=True)
