@@ -166,6 +166,21 @@ if PHOENIX_ROUTER == "multidb" and "reader" in DATABASES:
 PHOENIX_DB_READER_DOWN_SECONDS = env_int("PHOENIX_DB_READER_DOWN_SECONDS", 5)
 PHOENIX_DB_WRITER_DOWN_SECONDS = env_int("PHOENIX_DB_WRITER_DOWN_SECONDS", 1)
 
+# Caches, in each process's memory: "default" holds the lookup rate-limit counters
+# (tracking/ratelimit.py); "pages" the rendered public tracking pages (tracking/pagecache.py),
+# each kept at most PHOENIX_PAGE_CACHE_SECONDS (capped at the page's public max-age of 60 s;
+# 0 switches it off, the default with DJANGO_DEBUG=1 so that a change shows at once).
+PHOENIX_PAGE_CACHE_SECONDS = env_int("PHOENIX_PAGE_CACHE_SECONDS", 0 if DEBUG else 60)
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "phoenix-default"},
+    "pages": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "phoenix-pages",
+        # About 8 KB a page: 10,000 pages are some 80 MB per worker at most.
+        "OPTIONS": {"MAX_ENTRIES": env_int("PHOENIX_PAGE_CACHE_ENTRIES", 10000)},
+    },
+}
+
 # Maintenance switch (phoenix/maintenance.py): how long a process trusts its last read of the
 # switch, and the Retry-After (seconds) that refused writes carry.
 PHOENIX_MAINTENANCE_CACHE_SECONDS = env_int("PHOENIX_MAINTENANCE_CACHE_SECONDS", 2)

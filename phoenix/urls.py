@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django.views.decorators.csrf import csrf_exempt
+from django.views.i18n import set_language
 
 from phoenix import views
 
@@ -8,8 +10,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("tracking.urls_notify")),
     path("api/", include("tracking.api_urls")),
-    # Django's set_language view: the language switcher posts to it (works without JavaScript).
-    path("i18n/", include("django.conf.urls.i18n")),
+    # Django's set_language view: the language switcher on every public page posts to it (works
+    # without JavaScript). Exempt from CSRF on purpose: the public pages are cached (by browsers,
+    # and by tracking/pagecache.py), so they must not carry a per-visitor token or set a cookie,
+    # and a forged post can only change the display language of the victim's next page. The
+    # `next` address is still checked against ALLOWED_HOSTS by the view.
+    path("i18n/setlang/", csrf_exempt(set_language), name="set_language"),
     path("", include("tracking.urls")),
 ]
 

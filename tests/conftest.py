@@ -46,6 +46,14 @@ def _static_files_without_manifest(settings):
 
 
 @pytest.fixture(autouse=True)
+def _no_page_cache(settings):
+    """Render every tracking page: tests change a shipment and look at the page at once, as
+    nobody outside the writer does within a minute in production. tests/tracking/site/
+    test_page_cache.py switches the cache on."""
+    settings.PHOENIX_PAGE_CACHE_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
 def routing_scope():
     """Give each test a fresh database routing state, as each request gets one."""
     from phoenix.db import state

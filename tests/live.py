@@ -352,6 +352,8 @@ class LiveApp:
             DATABASE_URL=f"mysql://phoenix:{APP_PASSWORD}@127.0.0.1:{self.writer.port}/{self.database}",
             DATABASE_READER_URL=f"mysql://phoenix:{APP_PASSWORD}@127.0.0.1:{self.reader.port}/{self.database}",
             PHOENIX_PIN_SECONDS=str(pin_seconds),
+            # Every page read reaches the database: the tests count where reads went.
+            PHOENIX_PAGE_CACHE_SECONDS="0",
             PHOENIX_DB_CONNECT_TIMEOUT="2",
             PHOENIX_DB_READ_TIMEOUT="10",
             PHOENIX_DB_WRITE_TIMEOUT="10",

@@ -157,10 +157,16 @@ def _event_label(code: str) -> str:
 
 
 def shipments_many(tracking_numbers: list[str]) -> dict[str, PublicShipment]:
-    """Return the public view of each known number, with its newest event. One query."""
+    """Return the public view of each known number, with its newest event. Two queries.
+
+    The destination facilities come in a second query (by primary key) rather than a join: with
+    the join, MariaDB may start from the dozen facilities and scan every shipment bound to each
+    (a cost that grows with the table: 6.4x slower at 1,000,000 shipments than at 10,000),
+    instead of looking the numbers up in their unique index.
+    """
     rows = (
         Shipment.objects.filter(tracking_number__in=tracking_numbers)
-        .select_related("destination_facility")
+        .prefetch_related("destination_facility")
         .annotate(
             last_code=_latest("code"),
             last_occurred_at=_latest("occurred_at"),

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.views.decorators.http import require_safe
 
-from tracking import lookup, numbers, ratelimit
+from tracking import lookup, numbers, pagecache, ratelimit
 from tracking.forms import LookupForm, PostalCodeForm
 
 logger = logging.getLogger(__name__)
@@ -16,11 +16,11 @@ logger = logging.getLogger(__name__)
 PUBLIC_MAX_AGE = 60
 
 
-def _public(response: HttpResponse, etag: str | None = None) -> HttpResponse:
+def _public(response: HttpResponse, etag: str | None = None, max_age: int = PUBLIC_MAX_AGE) -> HttpResponse:
     """Mark a page without personal data as cacheable for a minute, per language."""
     if etag:
         response.headers["ETag"] = etag
-    patch_cache_control(response, public=True, max_age=PUBLIC_MAX_AGE)
+    patch_cache_control(response, public=True, max_age=max_age)
     patch_vary_headers(response, ("Accept-Language", "Cookie"))
     return response
 
@@ -31,9 +31,17 @@ def _private(response: HttpResponse) -> HttpResponse:
     return response
 
 
-def _not_modified(request: HttpRequest, etag: str) -> HttpResponse | None:
+def _not_modified(request: HttpRequest, etag: str, max_age: int = PUBLIC_MAX_AGE) -> HttpResponse | None:
     response = get_conditional_response(request, etag=etag)
-    return _public(response, etag) if response is not None else None
+    return _public(response, etag, max_age) if response is not None else None
+
+
+def _from_cache(request: HttpRequest, page: pagecache.CachedPage) -> HttpResponse:
+    """Answer with a page rendered for an earlier visitor (see tracking/pagecache.py)."""
+    max_age = page.max_age(PUBLIC_MAX_AGE)
+    if not_modified := _not_modified(request, page.etag, max_age):
+        return not_modified
+    return _public(HttpResponse(page.body, content_type=page.content_type), page.etag, max_age)
 
 
 def _too_many(request: HttpRequest, retry_after: int) -> HttpResponse:
@@ -95,6 +103,9 @@ def detail(request: HttpRequest, number: str) -> HttpResponse:
     if retry_after := ratelimit.lookup_retry_after(request):
         return _too_many(request, retry_after)
     unlock = PostalCodeForm(request.GET) if "postal_code" in request.GET else None
+    if unlock is None and (cached := pagecache.get(request, canonical)):
+        ratelimit.lookup_charge(request, hits=1)
+        return _from_cache(request, cached)
     shipment = lookup.shipment_find(canonical, with_recipient=unlock is not None)
     if shipment is None:
         ratelimit.lookup_charge(request, misses=1)
@@ -104,7 +115,9 @@ def detail(request: HttpRequest, number: str) -> HttpResponse:
         etag = lookup.etag([canonical], [shipment])
         if not_modified := _not_modified(request, etag):
             return not_modified
-        return _public(_shipment_page(request, shipment, PostalCodeForm()), etag)
+        response = _public(_shipment_page(request, shipment, PostalCodeForm()), etag)
+        pagecache.put(request, canonical, response, etag, PUBLIC_MAX_AGE)
+        return response
 
     # A postal-code attempt: never cached, and a wrong code costs as much as an unknown number.
     if not unlock.is_valid():

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import translation
 
+from tracking import numbers
 from tracking.models import EventCode, ExceptionReason, Facility, Milestone, Service
 
 pytestmark = pytest.mark.django_db
@@ -30,12 +31,30 @@ def test_the_switcher_sets_the_language_and_returns_to_the_page(client, on_the_w
     assert "En reparto" in client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
 
 
-def test_the_switcher_needs_the_csrf_token():
+def test_the_switcher_works_without_a_csrf_token_and_public_pages_set_no_cookie(on_the_way):
+    """Public pages are cached, so they carry no per-visitor token and set no cookie; the
+    switcher (a cookie-only preference) is the one form that posts without the token."""
     from django.test import Client
 
     client = Client(enforce_csrf_checks=True)
-    response = client.post("/i18n/setlang/", {"language": "en", "next": "/"})
-    assert response.status_code == 403
+    url = reverse("tracking:detail", args=[on_the_way.tracking_number])
+    several = f"/track/?numbers={on_the_way.tracking_number},{numbers.from_body(7)}"
+    for page in ("/", url, several):
+        response = client.get(page)
+        assert response.status_code == 200
+        assert "Set-Cookie" not in response.headers, page
+        assert "csrfmiddlewaretoken" not in response.content.decode(), page
+    response = client.post("/i18n/setlang/", {"language": "en", "next": url})
+    assert response.status_code == 302 and response.headers["Location"] == url
+    assert "Out for delivery" in client.get(url).content.decode()
+
+
+def test_the_switcher_never_redirects_off_site():
+    from django.test import Client
+
+    response = Client().post("/i18n/setlang/", {"language": "en", "next": "https://evil.example/"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
 
 
 def _untranslated(po: Path) -> list[str]:
