@@ -106,18 +106,12 @@ def detail(request: HttpRequest, number: str) -> HttpResponse:
     if unlock is None and (cached := pagecache.get(request, canonical)):
         ratelimit.lookup_charge(request, hits=1)
         return _from_cache(request, cached)
-    shipment = lookup.shipment_find(canonical, with_recipient=unlock is not None)
+    if unlock is None:
+        return _public_page(request, canonical)
+    shipment = lookup.shipment_find(canonical, with_recipient=True)
     if shipment is None:
         ratelimit.lookup_charge(request, misses=1)
         return _not_found(request, canonical, "unknown")
-    if unlock is None:
-        ratelimit.lookup_charge(request, hits=1)
-        etag = lookup.etag([canonical], [shipment])
-        if not_modified := _not_modified(request, etag):
-            return not_modified
-        response = _public(_shipment_page(request, shipment, PostalCodeForm()), etag)
-        pagecache.put(request, canonical, response, etag, PUBLIC_MAX_AGE)
-        return response
 
     # A postal-code attempt: never cached, and a wrong code costs as much as an unknown number.
     if not unlock.is_valid():
@@ -131,18 +125,40 @@ def detail(request: HttpRequest, number: str) -> HttpResponse:
     return _private(_shipment_page(request, shipment, unlock, unlocked=True))
 
 
+def _public_page(request: HttpRequest, number: str) -> HttpResponse:
+    """The page anybody with the number sees: one read, cached (see tracking/pagecache.py)."""
+    found = lookup.public_page(number)
+    if found is None:
+        ratelimit.lookup_charge(request, misses=1)
+        return _not_found(request, number, "unknown")
+    ratelimit.lookup_charge(request, hits=1)
+    public, events = found
+    etag = lookup.etag([number], [public])
+    if not_modified := _not_modified(request, etag):
+        return not_modified
+    response = _public(_render_page(request, public, events, PostalCodeForm()), etag)
+    pagecache.put(request, number, response, etag, PUBLIC_MAX_AGE)
+    return response
+
+
 def _shipment_page(
     request: HttpRequest, shipment, unlock: PostalCodeForm, *, unlocked: bool = False, status: int = 200
 ) -> HttpResponse:
     events = lookup.timeline(shipment)
     public, public_events = lookup.shipment_public(shipment, events)
+    private = lookup.shipment_private(shipment, events) if unlocked else None
+    return _render_page(request, public, public_events, unlock, private=private, status=status)
+
+
+def _render_page(request, public, events, unlock: PostalCodeForm, *, private=None, status: int = 200) -> HttpResponse:
     context = {
         "shipment": public,
-        "events": public_events,
+        "events": events,
+        "timeline": lookup.timeline_rows(events),
         "steps": lookup.progress(public.milestone),
         "next_step": lookup.next_step(public),
         "unlock": unlock,
-        "private": lookup.shipment_private(shipment, events) if unlocked else None,
+        "private": private,
     }
     return render(request, "tracking/detail.html", context, status=status)
 

@@ -48,7 +48,7 @@ def test_a_second_visitor_gets_the_same_page_without_touching_the_database(clien
     first, first_queries = _get(client, url, HTTP_ACCEPT_LANGUAGE="en")
     second, second_queries = _get(client, url, HTTP_ACCEPT_LANGUAGE="en")
     assert first.status_code == second.status_code == 200
-    assert first_queries >= 2 and second_queries == 0
+    assert first_queries >= 1 and second_queries == 0
     assert second.content == first.content
     assert second.headers["ETag"] == first.headers["ETag"]
     assert second.headers["Content-Type"] == first.headers["Content-Type"]
@@ -82,7 +82,7 @@ def test_who_just_wrote_sees_the_change_at_once(client, on_the_way):
     # Staff who saved the scan carry the pin cookie their write set (phoenix/db/pinning.py).
     client.cookies[pinning.COOKIE_NAME] = pinning.cookie_value()
     response, queries = _get(client, url, HTTP_ACCEPT_LANGUAGE="en")
-    assert queries >= 2
+    assert queries >= 1
     assert response.context["shipment"].milestone == "delivered"
 
 
@@ -93,7 +93,7 @@ def test_others_see_the_change_once_the_page_expires(client, on_the_way, setting
     _late_scan(on_the_way)
     time.sleep(1.1)  # the cache keeps it one second here; nothing is timed
     after, queries = _get(client, url, HTTP_ACCEPT_LANGUAGE="en")
-    assert queries >= 2
+    assert queries >= 1
     assert after.context["shipment"].milestone == "delivered"
     assert after.headers["ETag"] != before.headers["ETag"]
 
@@ -102,7 +102,7 @@ def test_each_language_has_its_own_page(client, on_the_way):
     url = reverse("tracking:detail", args=[on_the_way.tracking_number])
     assert "En reparto" in _get(client, url, HTTP_ACCEPT_LANGUAGE="es")[0].content.decode()
     english, queries = _get(client, url, HTTP_ACCEPT_LANGUAGE="en")
-    assert queries >= 2
+    assert queries >= 1
     assert "Out for delivery" in english.content.decode()
     assert "En reparto" in _get(client, url, HTTP_ACCEPT_LANGUAGE="es")[0].content.decode()
 
@@ -112,7 +112,7 @@ def test_private_details_are_never_cached(client, on_the_way):
     unlocked, _ = _get(client, url + f"?postal_code={on_the_way.destination_postal_code}", HTTP_ACCEPT_LANGUAGE="en")
     assert unlocked.status_code == 200 and unlocked.context["private"] is not None
     public, queries = _get(client, url, HTTP_ACCEPT_LANGUAGE="en")
-    assert queries >= 2
+    assert queries >= 1
     assert unlocked.context["private"].recipient_name not in public.content.decode()
     # ... and a cached public page does not answer a postal-code request either.
     again, queries = _get(client, url + f"?postal_code={on_the_way.destination_postal_code}")
@@ -140,4 +140,4 @@ def test_switched_off_every_visit_renders(client, on_the_way, settings):
     settings.PHOENIX_PAGE_CACHE_SECONDS = 0
     url = reverse("tracking:detail", args=[on_the_way.tracking_number])
     _get(client, url)
-    assert _get(client, url)[1] >= 2
+    assert _get(client, url)[1] >= 1
