@@ -230,7 +230,8 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Phoenix partner API",
-    "DESCRIPTION": "Tracking JSON, shipment creation and bulk scan-event ingest. See docs/api.md.",
+    "DESCRIPTION": "Tracking JSON, proof-of-delivery images, shipment creation and bulk scan-event ingest. "
+    "See docs/api.md.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",

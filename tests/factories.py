@@ -1,11 +1,14 @@
 """Factories for tests: small functions that create valid objects through the domain services."""
 
+import io
 import itertools
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
+from PIL import Image
 
-from tracking.models import Facility, Partner, Shipment
-from tracking.services import shipment_create
+from tracking.models import Facility, Partner, ProofOfDelivery, Shipment
+from tracking.services import proof_of_delivery_attach, shipment_create
 
 _counter = itertools.count(1)
 
@@ -66,3 +69,14 @@ def partner_token(partner_obj: Partner | None = None, name: str = "") -> tuple[P
     partner_obj = partner_obj or partner()
     _, key = partner_token_create(partner=partner_obj, name=name)
     return partner_obj, key
+
+
+def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (64, 48)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def proof_of_delivery(shipment: Shipment, content: bytes, *, kind: str = "signature") -> ProofOfDelivery:
+    """Attach an image to a delivered shipment, as the admin does (stored in the default storage)."""
+    return proof_of_delivery_attach(shipment=shipment, kind=kind, image=SimpleUploadedFile("pod", content))

@@ -15,7 +15,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -30,6 +30,7 @@ from simple_history.utils import update_change_reason
 
 from tracking import numbers
 from tracking.admin_forms import ExceptionCloseForm, ExceptionOpenForm, ProofOfDeliveryForm, ScanForm
+from tracking.images import proof_response
 from tracking.models import (
     Contact,
     EventSource,
@@ -368,14 +369,7 @@ class ShipmentAdmin(ImportExportMixin, SimpleHistoryAdmin):
         """Hand a proof-of-delivery image to staff: a presigned S3 URL, or the file from disk."""
         if not request.user.has_perm("tracking.view_proofofdelivery"):
             raise PermissionDenied
-        proof = get_object_or_404(ProofOfDelivery, pk=pk)
-        storage = proof.image.storage
-        if getattr(storage, "querystring_auth", False):
-            # A private bucket: a URL signed for a short time (PHOENIX_MEDIA_URL_SECONDS).
-            return HttpResponseRedirect(proof.image.url)
-        response = FileResponse(proof.image.open("rb"), content_type=proof.content_type)
-        response["Content-Disposition"] = "inline"
-        return response
+        return proof_response(get_object_or_404(ProofOfDelivery, pk=pk))
 
     # Actions --------------------------------------------------------------------------------
 

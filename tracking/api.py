@@ -1,4 +1,5 @@
-"""Partner API (DESIGN.md sections 4 and 8): tracking JSON, shipment creation, bulk scan events.
+"""Partner API (DESIGN.md sections 4 and 8): tracking JSON, proof-of-delivery images, shipment
+creation, bulk scan events.
 
 Authentication is ``Authorization: Token <key>`` (keys stored hashed, see PartnerToken).
 Errors use the one shape of tracking/api_errors.py. See docs/api.md.
@@ -10,15 +11,27 @@ import logging
 import re
 
 from django.db import IntegrityError, transaction
+from django.http import HttpResponse
+from django.urls import reverse
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
-from rest_framework.decorators import api_view, permission_classes
+from rest_framework.decorators import api_view, content_negotiation_class, permission_classes
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 
-from tracking import numbers, serializers
+from tracking import images, numbers, serializers
 from tracking.api_auth import HasPartnerToken, PartnerTokenAuthentication
 from tracking.api_errors import ApiError
-from tracking.models import Contact, EventSource, Facility, IdempotencyKey, Shipment, TrackingEvent
+from tracking.models import (
+    Contact,
+    EventSource,
+    Facility,
+    IdempotencyKey,
+    ProofOfDelivery,
+    Shipment,
+    TrackingEvent,
+)
 from tracking.services import WRITER, events_ingest, shipment_create_many, tracking_number_message
 
 logger = logging.getLogger(__name__)
@@ -80,14 +93,15 @@ def _partner(request):
     return request.auth.partner if request.auth is not None else None
 
 
-def _tracking_load(canonical: list[str], partner) -> dict[str, dict]:
+def _tracking_load(request, canonical: list[str]) -> dict[str, dict]:
     """Return the projection of each found shipment by number.
 
-    Two queries (shipments, events with their facilities), plus one for the contacts when the
-    partner owns any of them.
+    Two queries (shipments, events with their facilities), plus two (contacts, proofs of
+    delivery) when the request's partner owns any of them, whatever the count.
     """
     if not canonical:
         return {}
+    partner = _partner(request)
     shipments = list(Shipment.objects.filter(tracking_number__in=canonical))
     if not shipments:
         return {}
@@ -101,13 +115,19 @@ def _tracking_load(canonical: list[str], partner) -> dict[str, dict]:
         timeline[event.shipment_id].append(event)
     owned = {s.pk for s in shipments if partner is not None and s.partner_id == partner.pk}
     contacts: dict[int, dict[str, Contact]] = {pk: {} for pk in owned}
+    proofs: dict[int, list[dict]] = {pk: [] for pk in owned}
     if owned:
         for contact in Contact.objects.filter(shipment_id__in=owned):
             contacts[contact.shipment_id][contact.role] = contact
-    return {s.tracking_number: _tracking_projection(s, timeline[s.pk], contacts.get(s.pk), partner) for s in shipments}
+        for proof in ProofOfDelivery.objects.filter(shipment_id__in=owned).order_by("shipment_id", "uploaded_at", "id"):
+            proofs[proof.shipment_id].append(_proof(request, proof))
+    return {
+        s.tracking_number: _tracking_projection(s, timeline[s.pk], contacts.get(s.pk), proofs.get(s.pk), partner)
+        for s in shipments
+    }
 
 
-def _tracking_projection(shipment: Shipment, events: list[TrackingEvent], contacts, partner) -> dict:
+def _tracking_projection(shipment: Shipment, events: list[TrackingEvent], contacts, proofs, partner) -> dict:
     data = {
         "tracking_number": shipment.tracking_number,
         "display_number": shipment.display_number,
@@ -148,8 +168,19 @@ def _tracking_projection(shipment: Shipment, events: list[TrackingEvent], contac
             }
             for e in events
         ],
+        "proof_of_delivery": proofs,
     }
     return data
+
+
+def _proof(request, proof: ProofOfDelivery) -> dict:
+    return {
+        "id": proof.pk,
+        "kind": proof.kind,
+        "content_type": proof.content_type,
+        "uploaded_at": proof.uploaded_at,
+        "url": request.build_absolute_uri(reverse("api:proof", args=[proof.pk])),
+    }
 
 
 def _contact(contact: Contact | None) -> dict | None:
@@ -175,7 +206,7 @@ def tracking_detail(request, number: str) -> Response:
     except numbers.InvalidTrackingNumber as exc:
         message = tracking_number_message(number, exc.reason)
         raise ApiError(400, "invalid_tracking_number", message, {"number": [message]}) from None
-    found = _tracking_load([canonical], _partner(request))
+    found = _tracking_load(request, [canonical])
     if canonical not in found:
         raise ApiError(404, "not_found", f"No shipment has the tracking number {canonical}.")
     return Response(found[canonical])
@@ -205,7 +236,7 @@ def tracking_list(request) -> Response:
             parsed.append((token, numbers.parse(token), None))
         except numbers.InvalidTrackingNumber as exc:
             parsed.append((token, None, tracking_number_message(token, exc.reason)))
-    found = _tracking_load(sorted({number for _, number, _ in parsed if number}), _partner(request))
+    found = _tracking_load(request, sorted({number for _, number, _ in parsed if number}))
     results = []
     for token, number, error in parsed:
         if error:
@@ -217,6 +248,65 @@ def tracking_list(request) -> Response:
                 {"query": token, "status": "not_found", "message": f"No shipment has the tracking number {number}."}
             )
     return Response({"results": results})
+
+
+# --- Proofs of delivery -------------------------------------------------------------------
+
+
+class AnyAccept(BaseContentNegotiation):
+    """Serve an image to a client that asks for ``image/*``, not a 406.
+
+    DRF renders only the errors here, always as JSON; the image bypasses its renderers.
+    """
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+@extend_schema(
+    operation_id="proofs_retrieve",
+    summary="Fetch a proof-of-delivery image",
+    description="A photo or signature image, for the partner that created the shipment only; its link is "
+    "`private.proof_of_delivery[].url` in the tracking answer. Answers the image itself (`Content-Disposition: "
+    "inline`), or, where images are stored on S3, `302` to a URL signed for a short time (about a minute): "
+    "fetch the link when you need the image rather than storing the answer. Another partner's proof, or an "
+    "unknown id, is `404`.",
+    parameters=[
+        *ERROR_HEADERS,
+        OpenApiParameter(
+            "Location",
+            str,
+            OpenApiParameter.HEADER,
+            response=[302],
+            required=True,
+            description="A presigned URL of the image, valid for a short time.",
+        ),
+        OpenApiParameter(
+            "Cache-Control", str, OpenApiParameter.HEADER, response=[200, 302], description="`private, no-store`."
+        ),
+    ],
+    responses={
+        **{
+            (200, content_type): OpenApiResponse(OpenApiTypes.BINARY, description="The image, with its stored type.")
+            for content_type in images.EXTENSIONS
+        },
+        302: OpenApiResponse(description="Where images are stored on S3: fetch the image at Location."),
+        **_errors(401, 403, 404, 429, 503),
+    },
+    tags=["tracking"],
+)
+@api_view(["GET"])
+@permission_classes([HasPartnerToken])
+@content_negotiation_class(AnyAccept)
+def proof_file(request, id: int) -> HttpResponse:
+    # One answer for another partner's proof and for no proof at all: nothing to learn from it.
+    proof = ProofOfDelivery.objects.filter(pk=id, shipment__partner=request.auth.partner).first()
+    if proof is None:
+        raise ApiError(404, "not_found", f"You have no proof of delivery with the id {id}.")
+    return images.proof_response(proof)
 
 
 # --- Shipments ----------------------------------------------------------------------------

@@ -1,10 +1,12 @@
-"""Proof-of-delivery images: checked by their content (Pillow), not by name or declared type."""
+"""Proof-of-delivery images: checked by their content (Pillow), not by name or declared type,
+stored under names that reveal nothing, and handed out privately (never by a public URL)."""
 
 import uuid
 import warnings
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.http import FileResponse, HttpResponse, HttpResponseRedirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from PIL import Image
@@ -71,3 +73,33 @@ def pod_upload_to(instance, filename: str) -> str:
     """Return a storage name that reveals nothing about the shipment or the uploaded file name."""
     extension = EXTENSIONS.get(instance.content_type, "")
     return f"pod/{timezone.now():%Y/%m}/{uuid.uuid4().hex}{extension}"
+
+
+# Both answers below must stay out of shared caches: the image is personal data.
+PRIVATE_CACHE_CONTROL = "private, no-store"
+
+
+def proof_response(proof) -> HttpResponse:
+    """Return the image of a ProofOfDelivery: a redirect to a presigned URL, or the file itself.
+
+    A private S3 bucket (``querystring_auth``) answers 302 to a URL signed for
+    PHOENIX_MEDIA_URL_SECONDS, whose answer carries the stored content type and the same
+    caching rules; local disk streams the file. The caller checks who may see it.
+    """
+    storage = proof.image.storage
+    if getattr(storage, "querystring_auth", False):
+        url = storage.url(
+            proof.image.name,
+            parameters={
+                "ResponseContentType": proof.content_type,
+                "ResponseContentDisposition": "inline",
+                "ResponseCacheControl": PRIVATE_CACHE_CONTROL,
+            },
+        )
+        response = HttpResponseRedirect(url)
+    else:
+        response = FileResponse(proof.image.open("rb"), content_type=proof.content_type)
+        response["Content-Disposition"] = "inline"
+        response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = PRIVATE_CACHE_CONTROL
+    return response

@@ -486,7 +486,10 @@ class IdempotencyKey(models.Model):
 
 
 class ProofOfDelivery(models.Model):
-    """A photo or signature image attached to a shipment's delivery event; shown to staff only."""
+    """A photo or signature image attached to a shipment's delivery event.
+
+    Shown to staff, and over the API to the partner that created the shipment; never public.
+    """
 
     class Kind(models.TextChoices):
         PHOTO = "photo", _("Photo")

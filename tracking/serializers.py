@@ -126,7 +126,9 @@ class TrackingSerializer(serializers.Serializer):
     private = serializers.DictField(
         required=False,
         help_text="Only with the token of the partner that created the shipment: reference, service, "
-        "weight, recipient, sender, and per event the facility code, note and your id.",
+        "weight, recipient, sender, per event the facility code, note and your id, and `proof_of_delivery`: "
+        "a list (oldest first, often empty) of {id, kind (photo or signature), content_type, uploaded_at, url}, "
+        "where url is the absolute link to GET /api/v1/proofs/{id}.",
     )
 
 

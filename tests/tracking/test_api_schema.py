@@ -18,7 +18,8 @@ from schemathesis.specs.openapi.checks import negative_data_rejection, positive_
 
 from tests import factories
 from tracking import numbers
-from tracking.models import Facility
+from tracking.models import Facility, Shipment
+from tracking.services import event_record
 
 pytestmark = pytest.mark.django_db
 
@@ -70,6 +71,7 @@ def test_the_schema_covers_every_endpoint_with_the_error_shape_and_token_auth(db
     assert set(document["paths"]) == {
         "/api/v1/tracking/{number}",
         "/api/v1/tracking",
+        "/api/v1/proofs/{id}",
         "/api/v1/shipments",
         "/api/v1/events",
     }
@@ -80,6 +82,9 @@ def test_the_schema_covers_every_endpoint_with_the_error_shape_and_token_auth(db
     shipments = document["paths"]["/api/v1/shipments"]["post"]
     assert {"201", "400", "401", "422", "429"} <= set(shipments["responses"])
     assert any(p["name"] == "Idempotency-Key" for p in shipments["parameters"])
+    proofs = document["paths"]["/api/v1/proofs/{id}"]["get"]
+    assert {"200", "302", "401", "404"} <= set(proofs["responses"])
+    assert proofs["security"] == [{"partnerToken": []}]
 
 
 def test_the_docs_page_loads_swagger_ui_without_inline_scripts(db):
@@ -95,8 +100,8 @@ def test_the_docs_page_loads_swagger_ui_without_inline_scripts(db):
     assert "/api/schema/" in script.content.decode()
 
 
-def test_successful_answers_match_the_schema(partner_key, served_in_test_transaction):
-    """Generated data rarely names a real facility or shipment, so check those answers here."""
+def test_successful_answers_match_the_schema(partner_key, served_in_test_transaction, media_root):
+    """Generated data rarely names a real facility, shipment or proof, so check those answers here."""
     auth = {"Authorization": f"Token {partner_key}"}
 
     def call(path: str, method: str, **kwargs):
@@ -126,8 +131,15 @@ def test_successful_answers_match_the_schema(partner_key, served_in_test_transac
     }  # fmt: skip
     posted = call("/api/v1/events", "POST", body=events, media_type="application/json")
     assert [r["status"] for r in posted.json()["results"]] == ["rejected", "accepted", "duplicate"]
+    shipment = Shipment.objects.get(tracking_number=number)
+    event_record(shipment=shipment, code="delivered", occurred_at=timezone.now())
+    proof = factories.proof_of_delivery(shipment, factories.image_bytes("PNG"))
     owner = call("/api/v1/tracking/{number}", "GET", path_parameters={"number": number})
     assert owner.json()["private"]["recipient"]["name"] == "Ana"
+    assert [p["id"] for p in owner.json()["private"]["proof_of_delivery"]] == [proof.pk]
+    image = call("/api/v1/proofs/{id}", "GET", path_parameters={"id": proof.pk})
+    assert (image.status_code, image.headers["content-type"]) == (200, ["image/png"])
+    assert call("/api/v1/proofs/{id}", "GET", path_parameters={"id": proof.pk + 1}).status_code == 404
     listed = call("/api/v1/tracking", "GET", query={"numbers": f"{number},QP1,{numbers.generate()}"})
     assert [r["status"] for r in listed.json()["results"]][:2] == ["found", "invalid"]
 
@@ -139,6 +151,11 @@ def test_error_answers_and_their_headers_match_the_schema(partner_key, served_in
     response = anonymous.call()
     assert response.status_code == 401
     anonymous.validate_response(response, excluded_checks=[positive_data_acceptance, negative_data_rejection])
+
+    proofs = schema["/api/v1/proofs/{id}"]["GET"].Case(path_parameters={"id": 1})
+    response = proofs.call()
+    assert response.status_code == 401
+    proofs.validate_response(response, excluded_checks=[positive_data_acceptance, negative_data_rejection])
 
     rates(partner="1/minute")
     case = operation.Case(body=body, media_type="application/json", headers={"Authorization": f"Token {partner_key}"})

@@ -1,6 +1,5 @@
 """Staff users in each role, and a few helpers for driving admin pages."""
 
-import io
 import re
 from datetime import timedelta
 
@@ -8,7 +7,6 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.forms import MultiWidget
 from django.utils import timezone
-from PIL import Image
 
 from tests import factories
 
@@ -60,12 +58,6 @@ def shipment(db):
 
 def messages_of(response) -> list[str]:
     return [str(m) for m in response.context["messages"]] if response.context else []
-
-
-def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (64, 48)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, (200, 30, 30)).save(buffer, format=fmt)
-    return buffer.getvalue()
 
 
 def change_form_data(response) -> dict:

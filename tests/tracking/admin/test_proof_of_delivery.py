@@ -1,22 +1,20 @@
-"""Proof of delivery: images checked by content, stored on disk or S3, served to staff only."""
+"""Proof of delivery in the admin: images checked by content, stored on disk or S3, served to staff.
+
+Partners fetch their own over the API: tests/tracking/test_api_proofs.py.
+"""
 
 import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
-import boto3
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import override_settings
 from django.utils import timezone
 
-from tests.tracking.admin.conftest import change_form_data, image_bytes, staff
+from tests.factories import image_bytes
+from tests.tracking.admin.conftest import change_form_data, staff
 from tracking.models import ProofOfDelivery
 from tracking.services import event_record
 
@@ -42,16 +40,6 @@ def _attach(client, shipment, content: bytes, name="pod.png", kind="signature"):
         }
     )
     return client.post(CHANGE.format(shipment.pk), data)
-
-
-@pytest.fixture
-def media_root(tmp_path, settings):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.STORAGES = {
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-    return settings.MEDIA_ROOT
 
 
 def test_a_dispatcher_attaches_a_signature_stored_on_local_disk(dispatcher, delivered, media_root):
@@ -118,75 +106,20 @@ def test_the_file_is_for_staff_with_the_permission_only(client, dispatcher, deli
     assert anonymous.get(f"/media/{ProofOfDelivery.objects.get().image.name}").status_code == 404
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def s3_server(monkeypatch):
-    """Run moto's S3 API server on loopback (a real HTTP S3 endpoint, not mocked calls)."""
-    port = _free_port()
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()
-                break
-            except (urllib.error.URLError, ConnectionError):
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("moto_server did not start") from None
-                time.sleep(0.2)
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }.items():
-            monkeypatch.setenv(name, value)
-        yield endpoint
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-def test_with_a_bucket_it_stores_on_s3_and_hands_out_a_short_lived_signed_url(dispatcher, delivered, s3_server):
-    s3 = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
-    s3.create_bucket(Bucket="phoenix-media")
-    storages = {
-        "default": {
-            "BACKEND": "storages.backends.s3.S3Storage",
-            "OPTIONS": {
-                "bucket_name": "phoenix-media",
-                "endpoint_url": s3_server,
-                "region_name": "us-east-1",
-                "default_acl": "private",
-                "querystring_auth": True,
-                "querystring_expire": 60,
-                "file_overwrite": False,
-            },
-        },
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+def test_with_a_bucket_it_stores_on_s3_and_hands_out_a_short_lived_signed_url(dispatcher, delivered, s3_media):
     content = image_bytes("JPEG")
-    with override_settings(STORAGES=storages):
-        response = _attach(dispatcher, delivered, content, name="photo.jpg", kind="photo")
-        assert response.status_code == 302
-        proof = ProofOfDelivery.objects.get()
-        (stored,) = s3.list_objects_v2(Bucket="phoenix-media")["Contents"]
-        assert stored["Key"] == proof.image.name and stored["Key"].endswith(".jpg")
-        assert s3.get_object(Bucket="phoenix-media", Key=stored["Key"])["Body"].read() == content
+    response = _attach(dispatcher, delivered, content, name="photo.jpg", kind="photo")
+    assert response.status_code == 302
+    proof = ProofOfDelivery.objects.get()
+    (stored,) = s3_media.list_objects_v2(Bucket="phoenix-media")["Contents"]
+    assert stored["Key"] == proof.image.name and stored["Key"].endswith(".jpg")
+    assert s3_media.get_object(Bucket="phoenix-media", Key=stored["Key"])["Body"].read() == content
 
-        served = dispatcher.get(f"/admin/tracking/shipment/proof/{proof.pk}/")
+    served = dispatcher.get(f"/admin/tracking/shipment/proof/{proof.pk}/")
     assert served.status_code == 302
     signed = served["Location"]
-    assert signed.startswith(f"{s3_server}/phoenix-media/") and "Signature" in signed and "Expires" in signed
+    endpoint = s3_media.meta.endpoint_url
+    assert signed.startswith(f"{endpoint}/phoenix-media/") and "Signature" in signed and "Expires" in signed
     with urllib.request.urlopen(signed, timeout=10) as answer:
         assert answer.read() == content
     with pytest.raises(urllib.error.HTTPError) as refused:
