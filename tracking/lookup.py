@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import connections, models, router
 from django.db.models import FilteredRelation, OuterRef, Q, Subquery
 from django.utils import dateformat, dates, formats, timezone, translation
-from django.utils.translation import get_language, pgettext_lazy
+from django.utils.translation import get_language, gettext_lazy, pgettext_lazy
 from django.utils.translation import gettext as _
 
 from tracking import milestones as m
@@ -201,6 +201,7 @@ def shipments_many(tracking_numbers: list[str]) -> dict[str, PublicShipment]:
     return found
 
 
+@functools.cache
 def _public_page_sql() -> str:
     shipment, facility, event = (model._meta.db_table for model in (Shipment, Facility, TrackingEvent))
     columns = ", ".join(f"s.{name}" for name in _PAGE_SHIPMENT_COLUMNS)
@@ -230,7 +231,6 @@ _PAGE_SHIPMENT_COLUMNS = (
     "pieces",
     "weight_grams",
 )
-_PAGE_SQL: str | None = None
 
 
 def public_page(number: str) -> tuple[PublicShipment, list[PublicEvent]] | None:
@@ -240,12 +240,9 @@ def public_page(number: str) -> tuple[PublicShipment, list[PublicEvent]] | None:
     some twenty model instances cost four times the round trips themselves (docs/performance.md).
     The read is routed like any other (router.db_for_read), so pins and failover still apply.
     """
-    global _PAGE_SQL  # noqa: PLW0603 (built once, after the models are ready)
-    if _PAGE_SQL is None:
-        _PAGE_SQL = _public_page_sql()
     connection = connections[router.db_for_read(Shipment)]
     with connection.cursor() as cursor:
-        cursor.execute(_PAGE_SQL, [number])
+        cursor.execute(_public_page_sql(), [number])
         rows = cursor.fetchall()
     if not rows:
         return None
@@ -428,6 +425,32 @@ def _local_date(moment: datetime, zone: str) -> str:
     return formats.date_format(timezone.localtime(moment, ZoneInfo(zone)), "DATE_FORMAT")
 
 
+# What happens next after an open exception, translated only when shown.
+_EXCEPTION_STEPS = {
+    ExceptionReason.RECIPIENT_NOT_HOME: gettext_lazy("Nobody was home to receive it. We will try again tomorrow."),
+    ExceptionReason.WEATHER_DELAY: gettext_lazy(
+        "Bad weather is slowing us down. We will move your package as soon as it is safe; the delivery date may change."
+    ),
+    ExceptionReason.CUSTOMS_DOCUMENTATION: gettext_lazy(
+        "Customs needs documents for this package. We asked the sender for them; you do not need "
+        "to do anything unless we contact you."
+    ),
+    ExceptionReason.ADDRESS_ISSUE: gettext_lazy(
+        "The address is incomplete or incorrect. Ask the sender to confirm it with us so that we can deliver."
+    ),
+    ExceptionReason.REFUSED: gettext_lazy("The package was refused. We will return it to the sender."),
+    ExceptionReason.DAMAGED: gettext_lazy(
+        "The package was damaged on the way. We are checking it and will contact the sender."
+    ),
+    ExceptionReason.MISSED_CONNECTION: gettext_lazy(
+        "The package missed a connection and leaves on the next one. Expect up to one day of delay."
+    ),
+    ExceptionReason.HELD_AT_FACILITY: gettext_lazy(
+        "We are holding the package at a facility while we sort out a problem. No action is needed from you."
+    ),
+}
+
+
 def next_step(shipment: PublicShipment) -> str:
     """Return what happens next, in plain words, for the milestone and any open exception."""
     branch = shipment.destination
@@ -439,32 +462,8 @@ def next_step(shipment: PublicShipment) -> str:
             "date": _local_date(until, shipment.time_zone),
         }
     reason = shipment.exception_reason
-    steps = {
-        ExceptionReason.RECIPIENT_NOT_HOME: _("Nobody was home to receive it. We will try again tomorrow."),
-        ExceptionReason.WEATHER_DELAY: _(
-            "Bad weather is slowing us down. We will move your package as soon as it is safe; "
-            "the delivery date may change."
-        ),
-        ExceptionReason.CUSTOMS_DOCUMENTATION: _(
-            "Customs needs documents for this package. We asked the sender for them; you do not need "
-            "to do anything unless we contact you."
-        ),
-        ExceptionReason.ADDRESS_ISSUE: _(
-            "The address is incomplete or incorrect. Ask the sender to confirm it with us so that we can deliver."
-        ),
-        ExceptionReason.REFUSED: _("The package was refused. We will return it to the sender."),
-        ExceptionReason.DAMAGED: _(
-            "The package was damaged on the way. We are checking it and will contact the sender."
-        ),
-        ExceptionReason.MISSED_CONNECTION: _(
-            "The package missed a connection and leaves on the next one. Expect up to one day of delay."
-        ),
-        ExceptionReason.HELD_AT_FACILITY: _(
-            "We are holding the package at a facility while we sort out a problem. No action is needed from you."
-        ),
-    }
-    if reason in steps:
-        return steps[reason]
+    if reason in _EXCEPTION_STEPS:
+        return str(_EXCEPTION_STEPS[reason])
     if shipment.milestone == m.DELIVERY_ATTEMPTED:
         return _("We could not deliver it. We will try again tomorrow.")
     if shipment.milestone == m.LOST:

@@ -80,6 +80,7 @@ class Result:
     requests: int
     errors: int
     runs: int = 1
+    hit_ratio: float | None = None  # page cache hits / requests, where it applies
 
     @classmethod
     def mean(cls, results: list[Result]) -> Result:
@@ -113,6 +114,18 @@ class Cluster:
 
     def stop(self) -> None:
         subprocess.run([str(ROOT / "deploy/local/cluster.sh"), "stop", self.dir], check=False)
+
+    def reads(self) -> int:
+        """Return the replica's SELECT count so far (Com_select)."""
+        import MySQLdb
+
+        connection = MySQLdb.connect(unix_socket=self.env["PHOENIX_REPLICA_SOCKET"], user="root")
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW GLOBAL STATUS LIKE 'Com_select'")
+                return int(cursor.fetchone()[1])
+        finally:
+            connection.close()
 
     def query(self, sql: str) -> list[tuple]:
         import MySQLdb
@@ -347,32 +360,43 @@ def main() -> int:
         detail = [f"/track/{n}/" for n in numbers]
         lookup25 = ["/track/?numbers=" + ",".join(numbers[i : i + 25]) for i in range(0, len(numbers) - 24, 25)]
         api = [f"/api/v1/tracking/{n}" for n in numbers]
-        # The three routers side by side, each in its own gunicorn, all started before any
-        # measurement; the runs alternate (ABC then CBA) so that a noisy neighbour hurts all alike.
-        routed = {}
+        # The production configuration ("cached": the page cache on) and the three routers side
+        # by side with the page cache off (every request renders the page and reads the database,
+        # which is what routing costs are measured on), each in its own gunicorn, all started
+        # before any measurement; the runs alternate (ABC then CBA) so that a noisy neighbour
+        # hurts all alike.
+        routed = {"cached": App(app_env(cluster))}
+        apps.append(routed["cached"])
         for router in ROUTERS:
-            extra = {"PHOENIX_ROUTER": router}
+            extra = {"PHOENIX_ROUTER": router, "PHOENIX_PAGE_CACHE_SECONDS": "0"}
             if router == "single":
                 extra["DATABASE_READER_URL"] = ""
             routed[router] = App(app_env(cluster, **extra))
             apps.append(routed[router])
-            status, _ = routed[router].get(detail[0])
+        for name, app in routed.items():
+            status, _ = app.get(detail[0])
             if status != 200:
-                raise RuntimeError(f"tracking page answered {status} under router {router}")
-        plan = [("floor", "phoenix", ["/bench/floor"])]
+                raise RuntimeError(f"tracking page answered {status} in the {name} app")
+        plan = [("floor", "cached", ["/bench/floor"])]
         plan += [(f"detail_{router}", router, detail) for router in ROUTERS]
-        plan += [("lookup25", "phoenix", lookup25), ("api", "phoenix", api)]
-        for key, router, paths in plan:  # warm-up: connections, caches, the replica's buffer pool
-            wrk(key, routed[router].url, paths, seconds=max(1, seconds // 5), connections=connections, quiet=True)
+        plan += [("detail_repeat", "cached", detail[:REPEAT_NUMBERS])]
+        plan += [("lookup25", "cached", lookup25), ("api", "cached", api)]
+        for key, app, paths in plan:  # warm-up: connections, caches, the replica's buffer pool
+            wrk(key, routed[app].url, paths, seconds=max(1, seconds // 5), connections=connections, quiet=True)
         rounds = {key: [] for key, _, _ in plan}
+        misses = []
         for order in (plan, plan[::-1]):
-            for key, router, paths in order:
-                rounds[key].append(wrk(key, routed[router].url, paths, seconds=seconds, connections=connections))
+            for key, app, paths in order:
+                before = cluster.reads()
+                rounds[key].append(wrk(key, routed[app].url, paths, seconds=seconds, connections=connections))
+                if key == "detail_repeat":  # a page cache miss is one read on the replica
+                    misses.append((cluster.reads() - before, rounds[key][-1].requests))
         results.update({key: Result.mean(runs) for key, runs in rounds.items()})
-        # Where a worker's time goes, for the report: the floor and the tracking page under load.
+        results["detail_repeat"].hit_ratio = 1 - sum(m for m, _ in misses) / max(1, sum(n for _, n in misses))
+        # Where a worker's time goes, for the report: the floor and the rendered tracking page.
         profiles = {
-            "floor": profile(routed["phoenix"], ["/bench/floor"], seconds=seconds, connections=connections),
-            "tracking page": profile(routed["phoenix"], detail, seconds=seconds, connections=connections),
+            "floor": profile(routed["cached"], ["/bench/floor"], seconds=seconds, connections=connections),
+            "tracking page, rendered": profile(routed["phoenix"], detail, seconds=seconds, connections=connections),
         }
         for app in routed.values():
             app.stop()
@@ -398,6 +422,9 @@ def main() -> int:
 
 
 ROUTERS = ("phoenix", "multidb", "single")
+# Repeat visits: this many numbers, each looked up again and again within the page cache's minute
+# (a parcel everybody in a family follows, a customer refreshing), against 5,000 otherwise.
+REPEAT_NUMBERS = 200
 
 
 def seed(env: dict[str, str], shipments: int, *, seed: int) -> None:
@@ -423,7 +450,8 @@ def lookup_latency(cluster: Cluster, envs: dict[str, dict[str, str]], seconds: i
         for size, env in envs.items():
             database = SMALL_DATABASE if size == "small" else "phoenix"
             numbers = sample_numbers(cluster, 2500, database=database)
-            apps[size] = App(env)
+            # The page cache off: this measures the database path at each table size.
+            apps[size] = App({**env, "PHOENIX_PAGE_CACHE_SECONDS": "0"})
             plan.append((f"detail_{size}", size, [f"/track/{n}/" for n in numbers]))
             plan.append(
                 (
@@ -650,9 +678,19 @@ def _percentiles(seconds: list[float]) -> tuple[float, float]:
 def write_report(output: Path, results: dict[str, Result], ingest: dict, profiles: dict, **run) -> None:
     floor = results["floor"]
     single = results["detail_single"]
+    repeat = results["detail_repeat"]
     rows = [
         ("floor: fixed body, same middleware", floor, 1.0),
-        ("tracking page /track/<n>/", results["detail_phoenix"], _ratio(results["detail_phoenix"].rps, floor.rps)),
+        (
+            "tracking page /track/<n>/, 5,000 numbers, every request rendered",
+            results["detail_phoenix"],
+            _ratio(results["detail_phoenix"].rps, floor.rps),
+        ),
+        (
+            f"tracking page, repeat visits to {REPEAT_NUMBERS} numbers (page cache, {repeat.hit_ratio:.0%} hits)",
+            repeat,
+            _ratio(repeat.rps, floor.rps),
+        ),
         ("25-number lookup /track/?numbers=", results["lookup25"], _ratio(results["lookup25"].rps, floor.rps)),
         ("tracking API /api/v1/tracking/<n>", results["api"], _ratio(results["api"].rps, floor.rps)),
         ("tracking page, Phoenix router", results["detail_phoenix"], _ratio(results["detail_phoenix"].rps, single.rps)),
@@ -665,7 +703,13 @@ def write_report(output: Path, results: dict[str, Result], ingest: dict, profile
     ]
     scales = [("small", run["small"]), ("large", run["scale"])]
     targets = [
-        ("tracking page >= 0.6 x floor throughput", _ratio(results["detail_phoenix"].rps, floor.rps), 0.6, ">="),
+        (
+            "tracking page, every request rendered >= 0.6 x floor throughput",
+            _ratio(results["detail_phoenix"].rps, floor.rps),
+            0.6,
+            ">=",
+        ),
+        ("tracking page, repeat visits >= 0.6 x floor throughput", _ratio(repeat.rps, floor.rps), 0.6, ">="),
         ("Phoenix router >= 0.97 x single database", _ratio(results["detail_phoenix"].rps, single.rps), 0.97, ">="),
         (
             "Phoenix router >= django-multidb-router",
@@ -699,10 +743,11 @@ def write_report(output: Path, results: dict[str, Result], ingest: dict, profile
         "",
         f"Load: wrk, {run['connections']} connections, {run['seconds']} s per run, each scenario run twice (the order",
         "reversed the second time) after a warm-up, the figures are the mean of the two runs; the paths rotate",
-        "through 5,000 tracking numbers spread over the whole table. The app: gunicorn with",
-        "deploy/gunicorn.conf.py (gthread, 2 workers x 4 threads, access log on), DEBUG off, lookup rate limits",
-        "and API throttles lifted (wrk is one client). Each router runs in its own gunicorn, all three started",
-        "before the first run.",
+        "through 5,000 tracking numbers spread over the whole table (200 of them for repeat visits). The app:",
+        "gunicorn with deploy/gunicorn.conf.py (gthread, 2 workers x 4 threads, access log on), DEBUG off, lookup",
+        "rate limits and API throttles lifted (wrk is one client). Four gunicorns, all started before the first",
+        "run: the production settings (floor, repeat visits, lookup, API), and one per router with the page",
+        "cache off (tracking/pagecache.py), so that every tracking page there is rendered from the database.",
         "",
         "| scenario | req/s | p50 ms | p99 ms | errors | ratio |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
@@ -714,6 +759,7 @@ def write_report(output: Path, results: dict[str, Result], ingest: dict, profile
     lines += [
         "",
         "Ratios: the pages and the API against the floor; the three router rows against the single database.",
+        "Repeat visits: the share of hits is the replica's SELECT count during the runs against the requests.",
         "",
         "Lookup latency against table size (1 connection, so latency is not queueing):",
         "",

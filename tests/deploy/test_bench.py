@@ -68,7 +68,7 @@ def test_it_writes_every_row_of_the_report_and_leaves_nothing_running(tmp_path, 
     section = report[report.index("<!-- section:bench -->") : report.index("<!-- /section:bench -->")]
     for row in (
         "floor: fixed body, same middleware",
-        "tracking page /track/<n>/",
+        "tracking page /track/<n>/, 5,000 numbers, every request rendered",
         "25-number lookup /track/?numbers=",
         "tracking API /api/v1/tracking/<n>",
         "tracking page, Phoenix router",
@@ -78,13 +78,16 @@ def test_it_writes_every_row_of_the_report_and_leaves_nothing_running(tmp_path, 
         "`POST /api/v1/events` through gunicorn",
     ):
         assert re.search(rf"^\| {re.escape(row)} \| [\d,]+ \|", section, re.MULTILINE), row
+    assert re.search(
+        r"^\| tracking page, repeat visits to 200 numbers \(page cache, \d+% hits\) \| [\d,]+ \|", section, re.M
+    )
     for label in ("tracking page", "25-number lookup"):
         for shipments in ("150", "300"):
             assert re.search(rf"^\| {label} \| {shipments} \| [\d,]+ \|", section, re.MULTILINE), (label, shipments)
-    assert section.count("| yes |") + section.count("| **no** |") == 6
+    assert section.count("| yes |") + section.count("| **no** |") == 7
     assert "Command: `make bench BENCH_SCALE=300`" in section
     assert (tmp_path / "performance.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    assert _processes_with(marker) == []  # gunicorn (all three routers, and the ingest run)
+    assert _processes_with(marker) == []  # gunicorn (the four apps, and the ingest run)
     assert _processes_with(str(short_tmp)) == []  # the writer and replica (their data directories)
     assert list(short_tmp.iterdir()) == []  # the cluster's data, wrk's scripts, gunicorn's logs
