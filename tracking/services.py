@@ -372,23 +372,41 @@ def _events_fill_ids(partner, rows: list[TrackingEvent]) -> None:
 
 
 def _shipments_update(shipments: list[Shipment], fields: list[str]) -> None:
-    """Write ``fields`` of each shipment on the writer: one primary-key UPDATE per shipment, sent
-    with executemany. (Django's bulk_update builds a CASE per field and row; compiling it took
-    most of the CPU of a 500-event batch, see docs/performance.md.)"""
+    """Write ``fields`` of each shipment on the writer in one statement.
+
+    On MySQL and MariaDB, one UPDATE joined to the new values (a derived table of UNION ALL
+    rows): executemany of one UPDATE per shipment was one round trip each (mysqlclient batches
+    only INSERTs), 500 of them for a batch of 500 scans of different parcels. Elsewhere (SQLite
+    under `make run`), one primary-key UPDATE per shipment. Django's bulk_update builds a CASE
+    per field and row; compiling it took most of the CPU of a 500-event batch, see
+    docs/performance.md.
+    """
     connection = connections[WRITER]
     quote = connection.ops.quote_name
     columns = [Shipment._meta.get_field(name) for name in fields]
-    sql = "UPDATE {} SET {} WHERE {} = %s".format(
-        quote(Shipment._meta.db_table),
-        ", ".join(f"{quote(column.column)} = %s" for column in columns),
-        quote(Shipment._meta.pk.column),
-    )
+    table, pk = quote(Shipment._meta.db_table), quote(Shipment._meta.pk.column)
     rows = [
-        [column.get_db_prep_save(getattr(shipment, column.attname), connection) for column in columns] + [shipment.pk]
+        [shipment.pk] + [column.get_db_prep_save(getattr(shipment, column.attname), connection) for column in columns]
         for shipment in shipments
     ]
+    if not rows:
+        return
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        if connection.vendor != "mysql" or len(rows) == 1:
+            sql = "UPDATE {} SET {} WHERE {} = %s".format(
+                table, ", ".join(f"{quote(column.column)} = %s" for column in columns), pk
+            )
+            cursor.executemany(sql, [values[1:] + values[:1] for values in rows])
+            return
+        names = [quote("pk")] + [quote(column.column) for column in columns]
+        first = "SELECT " + ", ".join(f"%s AS {name}" for name in names)
+        other = " UNION ALL SELECT " + ", ".join(["%s"] * len(names))
+        assignments = ", ".join(f"s.{name} = v.{name}" for name in names[1:])
+        cursor.execute(
+            f"UPDATE {table} AS s JOIN ({first}{other * (len(rows) - 1)}) AS v ON s.{pk} = v.{names[0]}"
+            f" SET {assignments}",
+            [value for values in rows for value in values],
+        )
 
 
 def _event_clean(index: int, raw, now: datetime) -> tuple[_Event | None, dict[str, list[str]]]:
