@@ -6,17 +6,19 @@ One run, side by side, so that the ratios hold on a noisy machine:
 1. start a throw-away MariaDB writer + replica (deploy/local/cluster.sh), migrate, seed 10,000
    shipments and measure lookup latency with one connection; seed up to BENCH_SCALE shipments
    (1,000,000 by default) and measure it again;
-2. start three gunicorns under the production config (deploy/gunicorn.conf.py), one per router
-   (Phoenix's, django-multidb-router, a single database), and load them with wrk from a second
-   process, each scenario twice in alternating order: the floor (a fixed body through the same
-   middleware), the tracking page, the 25-number lookup, the tracking API, and the tracking page
-   under each router;
+2. start four gunicorns under the production config (deploy/gunicorn.conf.py): one with the
+   production settings, and one per router (Phoenix's, django-multidb-router, a single database)
+   with the page cache off, and load them with wrk from a second process, each scenario
+   BENCH_ROUNDS times in alternating order: the floor (a fixed body through the same middleware),
+   the tracking page rendered for 5,000 numbers under each router, the tracking page for repeat
+   visits to 200 numbers (the page cache), the 25-number lookup and the tracking API;
 3. bulk event ingest through POST /api/v1/events (batches of 500) beside the raw floor of the
    same rows inserted with executemany through mysqlclient;
 4. write the figures into docs/performance.md (section "bench") and docs/performance.png.
 
 Environment: BENCH_SCALE (shipments, default 1000000), BENCH_SMALL_SCALE (default 10000),
-BENCH_SECONDS (per wrk run, default 10 at full scale, else 5), BENCH_CONNECTIONS (default 16),
+BENCH_SECONDS (per wrk run, default 10 at full scale, else 5), BENCH_ROUNDS (runs per scenario,
+default 3, the median is reported), BENCH_CONNECTIONS (default 16),
 BENCH_INGEST_BATCHES (default 20), BENCH_SEED_WORKERS (seed_demo --workers, default 2),
 BENCH_WORKERS / BENCH_THREADS (gunicorn, default 2 x 4), BENCH_BUFFER_POOL (MariaDB, default
 2G), BENCH_OUTPUT (markdown file, default docs/performance.md; the PNG goes beside it).
@@ -31,6 +33,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -83,17 +86,17 @@ class Result:
     hit_ratio: float | None = None  # page cache hits / requests, where it applies
 
     @classmethod
-    def mean(cls, results: list[Result]) -> Result:
-        """Return the mean of several runs of one scenario (requests and errors summed)."""
-        n = len(results)
+    def median(cls, results: list[Result]) -> Result:
+        """Return the median of several runs of one scenario (requests and errors summed): one run
+        that a noisy neighbour slowed down does not move it."""
         return cls(
             results[0].name,
-            sum(r.rps for r in results) / n,
-            sum(r.p50_ms for r in results) / n,
-            sum(r.p99_ms for r in results) / n,
+            statistics.median(r.rps for r in results),
+            statistics.median(r.p50_ms for r in results),
+            statistics.median(r.p99_ms for r in results),
             sum(r.requests for r in results),
             sum(r.errors for r in results),
-            n,
+            len(results),
         )
 
 
@@ -385,13 +388,13 @@ def main() -> int:
             wrk(key, routed[app].url, paths, seconds=max(1, seconds // 5), connections=connections, quiet=True)
         rounds = {key: [] for key, _, _ in plan}
         misses = []
-        for order in (plan, plan[::-1]):
+        for order in [plan, plan[::-1]] * (ROUNDS // 2) + [plan] * (ROUNDS % 2):
             for key, app, paths in order:
                 before = cluster.reads()
                 rounds[key].append(wrk(key, routed[app].url, paths, seconds=seconds, connections=connections))
                 if key == "detail_repeat":  # a page cache miss is one read on the replica
                     misses.append((cluster.reads() - before, rounds[key][-1].requests))
-        results.update({key: Result.mean(runs) for key, runs in rounds.items()})
+        results.update({key: Result.median(runs) for key, runs in rounds.items()})
         results["detail_repeat"].hit_ratio = 1 - sum(m for m, _ in misses) / max(1, sum(n for _, n in misses))
         # Where a worker's time goes, for the report: the floor and the rendered tracking page.
         profiles = {
@@ -425,6 +428,8 @@ ROUTERS = ("phoenix", "multidb", "single")
 # Repeat visits: this many numbers, each looked up again and again within the page cache's minute
 # (a parcel everybody in a family follows, a customer refreshing), against 5,000 otherwise.
 REPEAT_NUMBERS = 200
+# Runs of each scenario under load (BENCH_ROUNDS): the median of three survives one noisy run.
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 
 
 def seed(env: dict[str, str], shipments: int, *, seed: int) -> None:
@@ -469,7 +474,7 @@ def lookup_latency(cluster: Cluster, envs: dict[str, dict[str, str]], seconds: i
             steps = [step for step in plan if step[0].startswith(kind + "_")]
             for key, size, paths in steps + steps[::-1]:
                 runs[key].append(wrk(f"{key}, 1 connection", apps[size].url, paths, seconds=seconds, connections=1))
-        return {key: Result.mean(found) for key, found in runs.items()}
+        return {key: Result.median(found) for key, found in runs.items()}
     finally:
         for app in apps.values():
             app.stop()
@@ -741,8 +746,8 @@ def write_report(output: Path, results: dict[str, Result], ingest: dict, profile
         f"{run['elapsed'] / 60:.1f} minutes). Data: {run['scale']:,} shipments seeded by `seed_demo` "
         "(3 to 12 events and 2 contacts each) on the local MariaDB writer + replica.",
         "",
-        f"Load: wrk, {run['connections']} connections, {run['seconds']} s per run, each scenario run twice (the order",
-        "reversed the second time) after a warm-up, the figures are the mean of the two runs; the paths rotate",
+        f"Load: wrk, {run['connections']} connections, {run['seconds']} s per run, each scenario run {ROUNDS} times (the",
+        f"order reversed every other time) after a warm-up, the figures are the medians of the {ROUNDS} runs; the paths rotate",
         "through 5,000 tracking numbers spread over the whole table (200 of them for repeat visits). The app:",
         "gunicorn with deploy/gunicorn.conf.py (gthread, 2 workers x 4 threads, access log on), DEBUG off, lookup",
         "rate limits and API throttles lifted (wrk is one client). Four gunicorns, all started before the first",
