@@ -352,11 +352,14 @@ LOGGING = {
         },
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
+    # No postal code in a log line (phoenix/logfilters.py).
+    "filters": {"redact_request": {"()": "phoenix.logfilters.RedactRequest"}},
     "handlers": {
         "stdout": {
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stdout",
             "formatter": "plain" if DEBUG else "json",
+            "filters": ["redact_request"],
         },
     },
     "root": {"handlers": ["stdout"], "level": env_str("PHOENIX_LOG_LEVEL", "INFO")},

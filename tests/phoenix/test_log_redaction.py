@@ -1,0 +1,34 @@
+"""No postal code reaches the logs: Django's request warnings carry the request's query string."""
+
+import io
+import json
+import logging
+
+import pytest
+from django.urls import reverse
+
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def stdout_log():
+    """Return what the configured stdout handler (filters and JSON formatter) writes meanwhile."""
+    handler = next(h for h in logging.getLogger().handlers if h.name == "stdout")
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)
+    yield buffer
+    handler.setStream(previous)
+
+
+def test_a_wrong_postal_code_is_logged_without_the_code(client, stdout_log):
+    shipment = factories.shipment(postal_code="44100")
+    url = reverse("tracking:detail", args=[shipment.tracking_number])
+    response = client.get(url, {"postal_code": "97531", "utm": "mail"})
+    assert response.status_code == 403
+    lines = [json.loads(line) for line in stdout_log.getvalue().splitlines()]
+    forbidden = [line for line in lines if line.get("logger") == "django.request"]
+    assert forbidden, lines
+    assert forbidden[-1]["request"] == f"GET {url}?postal_code=redacted&utm=mail"
+    assert "97531" not in stdout_log.getvalue()
