@@ -11,7 +11,7 @@ import logging
 import re
 
 from django.db import IntegrityError, transaction
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.urls import reverse
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
@@ -306,7 +306,10 @@ def proof_file(request, id: int) -> HttpResponse:
     proof = ProofOfDelivery.objects.filter(pk=id, shipment__partner=request.auth.partner).first()
     if proof is None:
         raise ApiError(404, "not_found", f"You have no proof of delivery with the id {id}.")
-    return images.proof_response(proof)
+    try:
+        return images.proof_response(proof)
+    except Http404 as missing:  # the row outlived its file (logged as an error)
+        raise ApiError(404, "not_found", str(missing)) from None
 
 
 # --- Shipments ----------------------------------------------------------------------------

@@ -1,15 +1,18 @@
 """Proof-of-delivery images: checked by their content (Pillow), not by name or declared type,
 stored under names that reveal nothing, and handed out privately (never by a public URL)."""
 
+import logging
 import uuid
 import warnings
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from PIL import Image
+
+logger = logging.getLogger(__name__)
 
 # Pillow format name -> (content type, file extension).
 FORMATS = {
@@ -98,7 +101,13 @@ def proof_response(proof) -> HttpResponse:
         )
         response = HttpResponseRedirect(url)
     else:
-        response = FileResponse(proof.image.open("rb"), content_type=proof.content_type)
+        try:
+            handle = proof.image.open("rb")
+        except FileNotFoundError:
+            # The row outlived its file (a restore without the media, a hand-deleted file).
+            logger.error("proof of delivery %s: its file %s is missing", proof.pk, proof.image.name)
+            raise Http404(_("The image of this proof of delivery is missing.")) from None
+        response = FileResponse(handle, content_type=proof.content_type)
         response["Content-Disposition"] = "inline"
         response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = PRIVATE_CACHE_CONTROL

@@ -18,7 +18,7 @@ One run, side by side, so that the ratios hold on a noisy machine:
 
 Environment: BENCH_SCALE (shipments, default 1000000), BENCH_SMALL_SCALE (default 10000),
 BENCH_SECONDS (per wrk run, default 10 at full scale, else 5), BENCH_ROUNDS (runs per scenario,
-default 3, the median is reported), BENCH_CONNECTIONS (default 16),
+default 5 at full scale, else 3; the median is reported), BENCH_CONNECTIONS (default 16),
 BENCH_INGEST_BATCHES (default 20), BENCH_SEED_WORKERS (seed_demo --workers, default 2),
 BENCH_WORKERS / BENCH_THREADS (gunicorn, default 2 x 4), BENCH_BUFFER_POOL (MariaDB, default
 2G), BENCH_OUTPUT (markdown file, default docs/performance.md; the PNG goes beside it).
@@ -84,6 +84,8 @@ class Result:
     errors: int
     runs: int = 1
     hit_ratio: float | None = None  # page cache hits / requests, where it applies
+    cpu_ms: float | None = None  # CPU per request: the app's processes and both database servers
+    runs_rps: tuple[float, ...] = ()  # each run's req/s, in round order (for paired ratios)
 
     @classmethod
     def median(cls, results: list[Result]) -> Result:
@@ -97,7 +99,21 @@ class Result:
             sum(r.requests for r in results),
             sum(r.errors for r in results),
             len(results),
+            cpu_ms=statistics.median(r.cpu_ms for r in results) if all(r.cpu_ms for r in results) else None,
+            runs_rps=tuple(r.rps for r in results),
         )
+
+
+def _cpu_seconds(pids: list[str]) -> float:
+    """Return the CPU time (user + system) the processes ``pids`` have used so far."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 class Cluster:
@@ -117,6 +133,10 @@ class Cluster:
 
     def stop(self) -> None:
         subprocess.run([str(ROOT / "deploy/local/cluster.sh"), "stop", self.dir], check=False)
+
+    def cpu_seconds(self) -> float:
+        """Return the CPU time the writer and the replica have used so far."""
+        return _cpu_seconds([Path(self.dir, node, "mysqld.pid").read_text().strip() for node in ("writer", "replica")])
 
     def reads(self) -> int:
         """Return the replica's SELECT count so far (Com_select)."""
@@ -229,6 +249,11 @@ class App:
                 log(f"gunicorn on port {self.port} answered {failures} (status: count); log kept in {self.log.name}")
             else:
                 os.unlink(self.log.name)
+
+    def cpu_seconds(self) -> float:
+        """Return the CPU time gunicorn's master and workers have used so far."""
+        workers = subprocess.run(["pgrep", "-P", str(self.process.pid)], text=True, capture_output=True).stdout.split()
+        return _cpu_seconds([str(self.process.pid), *workers])
 
     def get(self, path: str) -> tuple[int, bytes]:
         request = urllib.request.Request(self.url + path, headers={"X-Forwarded-Proto": "https"})
@@ -372,6 +397,9 @@ def main() -> int:
     # 10 s per run at full scale; 5 s keeps a quick run under 5 minutes.
     seconds = int(os.environ.get("BENCH_SECONDS", "10" if scale >= 1_000_000 else "5"))
     connections = int(os.environ.get("BENCH_CONNECTIONS", "16"))
+    # Runs of each scenario under load: the median of five survives two noisy runs; three keep a
+    # quick run under 5 minutes.
+    rounds_count = int(os.environ.get("BENCH_ROUNDS", "5" if scale >= 1_000_000 else "3"))
     batches = int(os.environ.get("BENCH_INGEST_BATCHES", "20"))
     output = Path(os.environ.get("BENCH_OUTPUT", ROOT / "docs" / "performance.md"))
     if shutil.which("wrk") is None:
@@ -428,14 +456,17 @@ def main() -> int:
             wrk(key, routed[app].url, paths, seconds=max(1, seconds // 5), connections=connections, quiet=True)
         rounds = {key: [] for key, _, _ in plan}
         misses = []
-        for order in [plan, plan[::-1]] * (ROUNDS // 2) + [plan] * (ROUNDS % 2):
+        for order in [plan, plan[::-1]] * (rounds_count // 2) + [plan] * (rounds_count % 2):
             for key, app, paths in order:
                 if key == "detail_repeat":
                     # Steady state: the repeat numbers were visited within the last minute (a pass
                     # of one second; the run's own misses are counted below).
                     wrk(key, routed[app].url, paths, seconds=1, connections=connections, quiet=True)
-                before = cluster.reads()
-                rounds[key].append(wrk(key, routed[app].url, paths, seconds=seconds, connections=connections))
+                before, cpu_before = cluster.reads(), cluster.cpu_seconds() + routed[app].cpu_seconds()
+                run = wrk(key, routed[app].url, paths, seconds=seconds, connections=connections)
+                cpu = cluster.cpu_seconds() + routed[app].cpu_seconds() - cpu_before
+                run.cpu_ms = cpu * 1000 / max(1, run.requests)
+                rounds[key].append(run)
                 if key == "detail_repeat":  # a page cache miss is one read on the replica
                     misses.append((cluster.reads() - before, rounds[key][-1].requests))
         results.update({key: Result.median(runs) for key, runs in rounds.items()})
@@ -462,6 +493,7 @@ def main() -> int:
         small=small,
         seconds=seconds,
         connections=connections,
+        rounds=rounds_count,
         elapsed=elapsed,
     )
     log(f"done in {elapsed / 60:.1f} minutes")
@@ -472,8 +504,6 @@ ROUTERS = ("phoenix", "multidb", "single")
 # Repeat visits: this many numbers, each looked up again and again within the page cache's minute
 # (a parcel everybody in a family follows, a customer refreshing), against 5,000 otherwise.
 REPEAT_NUMBERS = 200
-# Runs of each scenario under load (BENCH_ROUNDS): the median of three survives one noisy run.
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 
 
 def seed(env: dict[str, str], shipments: int, *, seed: int) -> None:
@@ -733,20 +763,20 @@ def write_report(output: Path, results: dict[str, Result], ingest: dict, profile
         (
             "tracking page /track/<n>/, 5,000 numbers, every request rendered",
             results["detail_phoenix"],
-            _ratio(results["detail_phoenix"].rps, floor.rps),
+            _paired(results["detail_phoenix"], floor),
         ),
         (
             f"tracking page, repeat visits to {REPEAT_NUMBERS} numbers (page cache, {repeat.hit_ratio:.0%} hits)",
             repeat,
-            _ratio(repeat.rps, floor.rps),
+            _paired(repeat, floor),
         ),
-        ("25-number lookup /track/?numbers=", results["lookup25"], _ratio(results["lookup25"].rps, floor.rps)),
-        ("tracking API /api/v1/tracking/<n>", results["api"], _ratio(results["api"].rps, floor.rps)),
-        ("tracking page, Phoenix router", results["detail_phoenix"], _ratio(results["detail_phoenix"].rps, single.rps)),
+        ("25-number lookup /track/?numbers=", results["lookup25"], _paired(results["lookup25"], floor)),
+        ("tracking API /api/v1/tracking/<n>", results["api"], _paired(results["api"], floor)),
+        ("tracking page, Phoenix router", results["detail_phoenix"], _paired(results["detail_phoenix"], single)),
         (
             "tracking page, django-multidb-router",
             results["detail_multidb"],
-            _ratio(results["detail_multidb"].rps, single.rps),
+            _paired(results["detail_multidb"], single),
         ),
         ("tracking page, single database", single, 1.0),
     ]
@@ -754,15 +784,15 @@ def write_report(output: Path, results: dict[str, Result], ingest: dict, profile
     targets = [
         (
             "tracking page, every request rendered >= 0.6 x floor throughput",
-            _ratio(results["detail_phoenix"].rps, floor.rps),
+            _paired(results["detail_phoenix"], floor),
             0.6,
             ">=",
         ),
-        ("tracking page, repeat visits >= 0.6 x floor throughput", _ratio(repeat.rps, floor.rps), 0.6, ">="),
-        ("Phoenix router >= 0.97 x single database", _ratio(results["detail_phoenix"].rps, single.rps), 0.97, ">="),
+        ("tracking page, repeat visits >= 0.6 x floor throughput", _paired(repeat, floor), 0.6, ">="),
+        ("Phoenix router >= 0.97 x single database", _paired(results["detail_phoenix"], single), 0.97, ">="),
         (
             "Phoenix router >= django-multidb-router",
-            _ratio(results["detail_phoenix"].rps, results["detail_multidb"].rps),
+            _paired(results["detail_phoenix"], results["detail_multidb"]),
             1.0,
             ">=",
         ),
@@ -790,8 +820,8 @@ def write_report(output: Path, results: dict[str, Result], ingest: dict, profile
         f"{run['elapsed'] / 60:.1f} minutes). Data: {run['scale']:,} shipments seeded by `seed_demo` "
         "(3 to 12 events and 2 contacts each) on the local MariaDB writer + replica.",
         "",
-        f"Load: wrk, {run['connections']} connections, {run['seconds']} s per run, each scenario run {ROUNDS} times (the",
-        f"order reversed every other time) after a warm-up, the figures are the medians of the {ROUNDS} runs; the paths rotate",
+        f"Load: wrk, {run['connections']} connections, {run['seconds']} s per run, each scenario run {run['rounds']} times (the",
+        f"order reversed every other time) after a warm-up, the figures are the medians of the {run['rounds']} runs; the paths rotate",
         "through 5,000 tracking numbers spread over the whole table (200 of them for repeat visits, each run of",
         "which follows a one-second pass, as a page someone looked at within the minute would). The app:",
         "gunicorn with deploy/gunicorn.conf.py (gthread, 2 workers x 4 threads, access log on), DEBUG off, lookup",
@@ -799,16 +829,21 @@ def write_report(output: Path, results: dict[str, Result], ingest: dict, profile
         "run: the production settings (floor, repeat visits, lookup, API), and one per router with the page",
         "cache off (tracking/pagecache.py), so that every tracking page there is rendered from the database.",
         "",
-        "| scenario | req/s | p50 ms | p99 ms | errors | ratio |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| scenario | req/s | p50 ms | p99 ms | errors | CPU ms/req | ratio |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for label, result, ratio in rows:
+        cpu = f"{result.cpu_ms:.1f}" if result.cpu_ms else "-"
         lines.append(
-            f"| {label} | {result.rps:,.0f} | {result.p50_ms:.1f} | {result.p99_ms:.1f} | {result.errors} | {ratio:.2f} |"
+            f"| {label} | {result.rps:,.0f} | {result.p50_ms:.1f} | {result.p99_ms:.1f} | {result.errors} | {cpu} "
+            f"| {ratio:.2f} |"
         )
     lines += [
         "",
-        "Ratios: the pages and the API against the floor; the three router rows against the single database.",
+        "Ratios: the pages and the API against the floor; the three router rows against the single database;",
+        "each the median of the per-round ratios (runs seconds apart), so that the machine's drift over minutes",
+        "cancels out. CPU ms/req: the CPU time of the app's gunicorn processes and of both MariaDB servers during",
+        "the runs, per request (the load generator not included): the price of a request, whatever the noise.",
         "Repeat visits: the share of hits is the replica's SELECT count during the runs against the requests.",
         "",
         "Lookup latency against table size (1 connection, so latency is not queueing):",
@@ -861,6 +896,18 @@ def write_report(output: Path, results: dict[str, Result], ingest: dict, profile
         lines += ["", f"![throughput and latency per scenario]({plot.name})"]
     replace_section(output, "bench", "\n".join(lines))
     log(f"wrote {output}")
+
+
+def _paired(result: Result, base: Result) -> float:
+    """Return the median of the per-round throughput ratios of ``result`` to ``base``.
+
+    Each round runs the scenarios back to back, so a ratio within a round compares runs a few
+    seconds apart; the machine's speed drifts over minutes, which a ratio of medians would keep.
+    """
+    pairs = list(zip(result.runs_rps, base.runs_rps, strict=False))
+    if not pairs:
+        return _ratio(result.rps, base.rps)
+    return statistics.median(_ratio(a, b) for a, b in pairs)
 
 
 def _ratio(value: float, floor: float) -> float:

@@ -78,6 +78,10 @@ def test_it_writes_every_row_of_the_report_and_leaves_nothing_running(tmp_path, 
         "`POST /api/v1/events` through gunicorn",
     ):
         assert re.search(rf"^\| {re.escape(row)} \| [\d,]+ \|", section, re.MULTILINE), row
+    # Every load row has its CPU per request (app and database servers), a number.
+    for line in section.splitlines():
+        if line.startswith("| floor: ") or line.startswith("| tracking page /track/"):
+            assert re.fullmatch(r"[\d.]+", line.split(" | ")[5]), line
     assert re.search(
         r"^\| tracking page, repeat visits to 200 numbers \(page cache, \d+% hits\) \| [\d,]+ \|", section, re.M
     )

@@ -172,3 +172,13 @@ def test_with_s3_the_link_redirects_to_a_short_lived_signed_url_with_the_same_by
     _, key = factories.partner_token()
     refused = ApiClient(key).get(f"/api/v1/proofs/{proof.pk}")
     assert refused.status_code == 404 and not refused.has_header("Location")
+
+
+def test_a_proof_whose_file_is_gone_is_a_clear_404_not_a_500(owner, signed_for, caplog):
+    _, client = owner
+    shipment, signature, _photo = signed_for
+    signature.image.storage.delete(signature.image.name)
+    response = client.get(f"/api/v1/proofs/{signature.pk}")
+    assert response.status_code == 404
+    assert error_of(response)["message"] == "The image of this proof of delivery is missing."
+    assert any("is missing" in record.getMessage() and record.levelname == "ERROR" for record in caplog.records)
