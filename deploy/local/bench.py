@@ -424,7 +424,8 @@ def main() -> int:
         seed(small_env, small, seed=1)
         seed(env, scale, seed=2)
         wait_for_replica(cluster)
-        settle(cluster)
+        # A quick run gives the servers a moment only: it is a smoke run, not the committed figures.
+        settle(cluster, timeout=300 if scale >= 1_000_000 else 15)
         results.update(lookup_latency(cluster, {"small": small_env, "large": env}, seconds))
 
         numbers = sample_numbers(cluster, 5000)
@@ -891,6 +892,7 @@ def write_report(output: Path, results: dict[str, Result], ingest: dict, profile
         for name in names:
             lines += ["", f"Top frames by own time, {name}:", "", "| share | frame |", "| ---: | --- |"]
             lines += [f"| {share:.1%} | `{frame}` |" for share, frame in profiles[name]["leaves"]]
+    output.parent.mkdir(parents=True, exist_ok=True)
     plot = output.parent / "performance.png"
     if _plot(plot, rows, results, scales, ingest):
         lines += ["", f"![throughput and latency per scenario]({plot.name})"]
