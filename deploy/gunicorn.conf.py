@@ -20,7 +20,6 @@ import importlib.util
 import json
 import os
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode
 
 from gunicorn import glogging
 
@@ -61,15 +60,18 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "10.20.0.0/16")
 limit_request_field_size = 8190
 
 
-# Query parameters whose values never reach the logs (the postal code unlocks private details).
-REDACTED_PARAMETERS = {"postal_code"}
+def _load(name: str, path: Path):
+    """Return the module at ``path``, loaded by its file name (this file runs before Django and
+    before gunicorn puts the app's directory on sys.path)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def _redacted_query(query: str) -> str:
-    pairs = parse_qsl(query, keep_blank_values=True)
-    if not any(name in REDACTED_PARAMETERS for name, _ in pairs):
-        return query
-    return urlencode([(name, "redacted" if name in REDACTED_PARAMETERS else value) for name, value in pairs])
+# Query parameters whose values never reach the logs (the postal code unlocks private details):
+# the same rule as the app's own log lines (phoenix/logfilters.py, standard library only).
+_redacted_query = _load("phoenix_logfilters", Path(__file__).parents[1] / "phoenix" / "logfilters.py").redacted_query
 
 
 def _redacted_url(url: str) -> str:
@@ -123,9 +125,7 @@ def _load_env_file() -> list[str]:
     path = os.environ.get("PHOENIX_ENV_FILE", "")
     if not path or not Path(path).exists():
         return []
-    spec = importlib.util.spec_from_file_location("phoenix_env", Path(__file__).with_name("phoenix_env.py"))
-    phoenix_env = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(phoenix_env)
+    phoenix_env = _load("phoenix_env", Path(__file__).with_name("phoenix_env.py"))
     return [f"{key}={value}" for key, value in phoenix_env.read_env_file(Path(path)).items()]
 
 

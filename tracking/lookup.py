@@ -204,16 +204,16 @@ def shipments_many(tracking_numbers: list[str]) -> dict[str, PublicShipment]:
 @functools.cache
 def _public_page_sql() -> str:
     shipment, facility, event = (model._meta.db_table for model in (Shipment, Facility, TrackingEvent))
-    columns = ", ".join(f"s.{name}" for name in _PAGE_SHIPMENT_COLUMNS)
+    columns = [f"s.{name}" for name in _PAGE_SHIPMENT_COLUMNS] + [f"d.{name}" for name in _PAGE_FACILITY_COLUMNS]
     return (
-        f"SELECT {columns}, d.name, d.address, d.city, d.kind, d.time_zone, e.code, e.occurred_at, f.city, f.time_zone"
+        f"SELECT {', '.join(columns)}, e.code, e.occurred_at, f.city, f.time_zone"
         f" FROM {shipment} s JOIN {facility} d ON d.id = s.destination_facility_id"
         f" LEFT JOIN {event} e ON e.shipment_id = s.id LEFT JOIN {facility} f ON f.id = e.facility_id"
         " WHERE s.tracking_number = %s ORDER BY e.occurred_at DESC, e.id DESC"
     )
 
 
-# The shipment's columns the public page shows, in the order _public_page_sql() selects them.
+# What the public page reads of the shipment and of its destination, in the order selected.
 _PAGE_SHIPMENT_COLUMNS = (
     "tracking_number",
     "milestone",
@@ -231,6 +231,7 @@ _PAGE_SHIPMENT_COLUMNS = (
     "pieces",
     "weight_grams",
 )
+_PAGE_FACILITY_COLUMNS = ("name", "address", "city", "kind", "time_zone")
 
 
 def public_page(number: str) -> tuple[PublicShipment, list[PublicEvent]] | None:
@@ -246,71 +247,32 @@ def public_page(number: str) -> tuple[PublicShipment, list[PublicEvent]] | None:
         rows = cursor.fetchall()
     if not rows:
         return None
-    aware = _aware_in(connection.timezone)
-    first = rows[0]
-    (
-        tracking_number,
-        milestone,
-        milestone_at,
-        exception_open,
-        exception_reason,
-        eta_earliest,
-        eta_latest,
-        delivered_at,
-        last_event_at,
-        origin_city,
-        destination_city,
-        updated_at,
-        service,
-        pieces,
-        weight_grams,
-        name,
-        address,
-        city,
-        kind,
-        zone,
-    ) = first[:20]
+
+    def aware(value):
+        """The database's naive datetimes are in the connection's zone (UTC)."""
+        if isinstance(value, datetime) and value.tzinfo is None:
+            return value.replace(tzinfo=connection.timezone)
+        return value
+
+    shipment_end = len(_PAGE_SHIPMENT_COLUMNS)
+    facility_end = shipment_end + len(_PAGE_FACILITY_COLUMNS)
+    destination = Facility(**dict(zip(_PAGE_FACILITY_COLUMNS, rows[0][shipment_end:facility_end], strict=True)))
+    shipment = Shipment(
+        **{name: aware(value) for name, value in zip(_PAGE_SHIPMENT_COLUMNS, rows[0][:shipment_end], strict=True)},
+        destination_facility=destination,
+    )
     events = [
         PublicEvent(
-            code=code, label=_event_label(code), occurred_at=aware(at), city=where or "", time_zone=where_zone or zone
+            code=code,
+            label=_event_label(code),
+            occurred_at=aware(at),
+            city=city or "",
+            time_zone=zone or destination.time_zone,
         )
-        for code, at, where, where_zone in (row[20:] for row in rows)
+        for code, at, city, zone in (row[facility_end:] for row in rows)
         if code is not None
     ]
-    exception_open = bool(exception_open)
-    public = PublicShipment(
-        number=tracking_number,
-        milestone=milestone,
-        milestone_label=_label(Milestone, milestone),
-        milestone_at=aware(milestone_at),
-        exception_reason=exception_reason if exception_open else "",
-        exception_label=_label(ExceptionReason, exception_reason) if exception_open else "",
-        eta_earliest=aware(eta_earliest),
-        eta_latest=aware(eta_latest),
-        delivered_at=aware(delivered_at),
-        last_event=events[0] if events else None,
-        last_event_at=aware(last_event_at),
-        origin_city=origin_city,
-        destination_city=destination_city,
-        destination=Branch(name=name, address=address, city=city, is_branch=kind == Facility.Kind.BRANCH),
-        time_zone=zone,
-        updated_at=aware(updated_at),
-        service_label=_label(Service, service),
-        pieces=pieces,
-        weight_grams=weight_grams,
-    )
-    return public, events
-
-
-def _aware_in(zone):
-    """Return a converter of the database's naive datetimes (in ``zone``) to aware ones."""
-
-    def aware(value: datetime | None) -> datetime | None:
-        if value is None or value.tzinfo is not None:
-            return value
-        return value.replace(tzinfo=zone)
-
-    return aware
+    return _public(shipment, events[0] if events else None), events
 
 
 def shipment_find(number: str, *, with_recipient: bool = False) -> Shipment | None:

@@ -103,10 +103,10 @@ def detail(request: HttpRequest, number: str) -> HttpResponse:
     if retry_after := ratelimit.lookup_retry_after(request):
         return _too_many(request, retry_after)
     unlock = PostalCodeForm(request.GET) if "postal_code" in request.GET else None
-    if unlock is None and (cached := pagecache.get(request, canonical)):
-        ratelimit.lookup_charge(request, hits=1)
-        return _from_cache(request, cached)
     if unlock is None:
+        if cached := pagecache.get(request, canonical):
+            ratelimit.lookup_charge(request, hits=1)
+            return _from_cache(request, cached)
         return _public_page(request, canonical)
     shipment = lookup.shipment_find(canonical, with_recipient=True)
     if shipment is None:

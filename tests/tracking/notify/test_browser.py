@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from tests import factories
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.browser import chromium
 from tests.tracking.notify.support import link_in
 from tracking import delivery
 from tracking.models import Subscription
@@ -16,17 +16,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, datab
 
 
 @pytest.fixture
-def page(monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
-    # between browser steps are ordinary blocking calls.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(locale="en-US")
-        yield context.new_page()
-        browser.close()
+def page():
+    with chromium() as browser:
+        yield browser.new_context(locale="en-US").new_page()
 
 
 def test_a_person_subscribes_confirms_and_unsubscribes(page, live_server, smtp_server):

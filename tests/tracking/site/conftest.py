@@ -1,7 +1,6 @@
 """Fixtures for the public tracking pages: a clean rate-limit cache, a shipment with a story,
 and Debian's Chromium driven by Playwright."""
 
-import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,7 +9,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from tests import factories
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.browser import chromium
 from tracking.services import event_record
 
 REPO = Path(__file__).resolve().parents[3]
@@ -93,21 +92,8 @@ def browser():
     Module scope: Playwright's sync API keeps an asyncio loop in this thread while it runs,
     which other tests' async_to_sync calls must not meet.
     """
-    from playwright.sync_api import sync_playwright
-
-    # The ORM calls that set up test data run between browser steps, never concurrently with them.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            yield browser
-            browser.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture

@@ -1,17 +1,15 @@
 """The public tracking page is kept for at most its public max-age, never for who just wrote."""
 
 import time
-from contextlib import ExitStack
 from datetime import timedelta
 
 import pytest
 from django.core.cache import caches
-from django.db import connections
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from phoenix.db import pinning
+from tests.tracking.site.support import get_with_queries
 from tracking import pagecache
 from tracking.services import event_record
 
@@ -28,10 +26,8 @@ def page_cache(settings):
 
 def _get(client, url, **headers):
     """Return the response and how many queries (both aliases) serving it cost."""
-    with ExitStack() as stack:
-        captured = [stack.enter_context(CaptureQueriesContext(connections[a])) for a in ("default", "reader")]
-        response = client.get(url, **headers)
-    return response, sum(len(c.captured_queries) for c in captured)
+    response, queries = get_with_queries(client, url, **headers)
+    return response, sum(len(sqls) for sqls in queries.values())
 
 
 def _late_scan(shipment):

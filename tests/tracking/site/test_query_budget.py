@@ -5,8 +5,6 @@ the writer, so the data is committed and the reader alias (in this process a mir
 writer's test database, see tests/conftest.py) serves the page as the replica does in production.
 """
 
-from contextlib import ExitStack
-
 import pytest
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
@@ -14,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests import factories
+from tests.tracking.site.support import get_with_queries
 from tracking import numbers
 from tracking.services import event_record
 
@@ -22,13 +21,9 @@ pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "read
 
 def _queries(client, url, params=None):
     """Return the response and the SQL each alias ran while serving it."""
-    with ExitStack() as stack:
-        captured = {
-            alias: stack.enter_context(CaptureQueriesContext(connections[alias])) for alias in ("default", "reader")
-        }
-        response = client.get(url, params or {})
+    response, queries = get_with_queries(client, url, params)
     assert response.status_code in (200, 304, 403)
-    return response, {alias: [q["sql"] for q in c.captured_queries] for alias, c in captured.items()}
+    return response, queries
 
 
 def test_a_25_number_lookup_costs_at_most_two_reads_on_the_reader(client):
