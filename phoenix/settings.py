@@ -1,4 +1,4 @@
-"""Phoenix settings: one module, driven by the environment (see ../shared/DESIGN.md section 3).
+"""Phoenix settings: one module, driven by the environment (the variables are listed in README.md, Configuration).
 
 Every value has a default that works right after a clone (an embedded SQLite database, DEBUG
 off but a clear message when the secret key is missing). Production sets the variables from
@@ -90,7 +90,7 @@ MIDDLEWARE = [
     # Serves /static/ from STATIC_ROOT inside gunicorn (behind the ALB there is no other web server).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
-    "phoenix.maintenance.MaintenanceMiddleware",
+    "tracking.cutover.maintenance.MaintenanceMiddleware",
     "phoenix.db.middleware.DatabaseRoutingMiddleware",  # per-request routing state, pins, 503s
     "phoenix.db.middleware.SessionMiddleware",  # Django's, tolerant of a down writer on reads
     "django.middleware.locale.LocaleMiddleware",
@@ -167,7 +167,7 @@ PHOENIX_DB_READER_DOWN_SECONDS = env_int("PHOENIX_DB_READER_DOWN_SECONDS", 5)
 PHOENIX_DB_WRITER_DOWN_SECONDS = env_int("PHOENIX_DB_WRITER_DOWN_SECONDS", 1)
 
 # Caches, in each process's memory: "default" holds the lookup rate-limit counters
-# (tracking/ratelimit.py); "pages" the rendered public tracking pages (tracking/pagecache.py),
+# (tracking/site/ratelimit.py); "pages" the rendered public tracking pages (tracking/site/pagecache.py),
 # each kept at most PHOENIX_PAGE_CACHE_SECONDS (capped at the page's public max-age of 60 s;
 # 0 switches it off, the default with DJANGO_DEBUG=1 so that a change shows at once).
 PHOENIX_PAGE_CACHE_SECONDS = env_int("PHOENIX_PAGE_CACHE_SECONDS", 0 if DEBUG else 60)
@@ -181,7 +181,7 @@ CACHES = {
     },
 }
 
-# Maintenance switch (phoenix/maintenance.py): how long a process trusts its last read of the
+# Maintenance switch (tracking/cutover/maintenance.py): how long a process trusts its last read of the
 # switch, and the Retry-After (seconds) that refused writes carry.
 PHOENIX_MAINTENANCE_CACHE_SECONDS = env_int("PHOENIX_MAINTENANCE_CACHE_SECONDS", 2)
 PHOENIX_MAINTENANCE_RETRY_AFTER = env_int("PHOENIX_MAINTENANCE_RETRY_AFTER", 120)
@@ -210,14 +210,14 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("PHOENIX_MEDIA_ROOT", str(BASE_DIR / "media")))
 
-# Partner API (tracking/api.py): token authentication only, JSON only, one error shape,
+# Partner API (tracking/api/views.py): token authentication only, JSON only, one error shape,
 # throttles per token and per client IP. Rates are "N/second|minute|hour|day".
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["tracking.api_auth.PartnerTokenAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["tracking.api.auth.PartnerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": [],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["tracking.api_errors.LimitedJSONParser"],
-    "DEFAULT_THROTTLE_CLASSES": ["tracking.api_auth.PartnerTokenThrottle", "tracking.api_auth.ClientIPThrottle"],
+    "DEFAULT_PARSER_CLASSES": ["tracking.api.errors.LimitedJSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["tracking.api.auth.PartnerTokenThrottle", "tracking.api.auth.ClientIPThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "partner": env_str("PHOENIX_API_RATE_PARTNER", "600/minute"),
         "ip": env_str("PHOENIX_API_RATE_IP", "120/minute"),
@@ -225,7 +225,7 @@ REST_FRAMEWORK = {
     # Proxies in front of the app that append to X-Forwarded-For (PHOENIX_PROXY_HOPS, 1 behind
     # the ALB): the entry that many places from the right is the client; 0 trusts REMOTE_ADDR.
     "NUM_PROXIES": env_int("PHOENIX_API_NUM_PROXIES", env_int("PHOENIX_PROXY_HOPS", 1)),
-    "EXCEPTION_HANDLER": "tracking.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "tracking.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 SPECTACULAR_SETTINGS = {
@@ -330,7 +330,7 @@ CONTENT_SECURITY_POLICY = {
 # Proxies in front of gunicorn that append to X-Forwarded-For (the ALB; HAProxy locally): the
 # client IP is the entry this many places from the right. 0 trusts no header (REMOTE_ADDR).
 PHOENIX_PROXY_HOPS = env_int("PHOENIX_PROXY_HOPS", 1)
-# Public tracking lookups, limited per client IP (tracking/ratelimit.py) against enumeration: every
+# Public tracking lookups, limited per client IP (tracking/site/ratelimit.py) against enumeration: every
 # lookup spends points from a budget that refills each window; a number that is not found and
 # a wrong postal code cost PHOENIX_LOOKUP_MISS_COST, a found number costs 1. Counters live in
 # the "default" cache (per process); the WAF rate-based rule is the global limit.

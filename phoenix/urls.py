@@ -8,15 +8,15 @@ from phoenix import views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("", include("tracking.urls_notify")),
-    path("api/", include("tracking.api_urls")),
+    path("", include("tracking.notify.urls")),
+    path("api/", include("tracking.api.urls")),
     # Django's set_language view: the language switcher on every public page posts to it (works
     # without JavaScript). Exempt from CSRF on purpose: the public pages are cached (by browsers,
-    # and by tracking/pagecache.py), so they must not carry a per-visitor token or set a cookie,
+    # and by tracking/site/pagecache.py), so they must not carry a per-visitor token or set a cookie,
     # and a forged post can only change the display language of the victim's next page. The
     # `next` address is still checked against ALLOWED_HOSTS by the view.
     path("i18n/setlang/", csrf_exempt(set_language), name="set_language"),
-    path("", include("tracking.urls")),
+    path("", include("tracking.site.urls")),
 ]
 
 if settings.PHOENIX_BENCH:

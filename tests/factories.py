@@ -48,23 +48,24 @@ def shipment(*, postal_code: str = "44100", occurred_at=None, **fields) -> Shipm
 
 def subscription(shipment: Shipment, *, email: str = "someone@example.com", topics=None, **fields):
     """Return an active (confirmed) e-mail subscription, stored as the subscribe page stores it."""
-    from tracking import notifications, sealing
+    from tracking import sealing
     from tracking.models import Subscription
+    from tracking.notify import subscriptions
 
     defaults = {"language": "es", "status": Subscription.Status.ACTIVE}
     return Subscription.objects.create(
         shipment=shipment,
         email_encrypted=sealing.seal(email),
         email_hash=sealing.digest(email, purpose="notify.email"),
-        email_masked=notifications.email_mask(email),
-        topics=list(topics or notifications.DEFAULT_TOPICS),
+        email_masked=subscriptions.email_mask(email),
+        topics=list(topics or subscriptions.DEFAULT_TOPICS),
         **{**defaults, **fields},
     )
 
 
 def partner_token(partner_obj: Partner | None = None, name: str = "") -> tuple[Partner, str]:
     """Return a partner and a fresh API key for it."""
-    from tracking.services import partner_token_create
+    from tracking.api.tokens import partner_token_create
 
     partner_obj = partner_obj or partner()
     _, key = partner_token_create(partner=partner_obj, name=name)

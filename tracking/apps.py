@@ -7,4 +7,4 @@ class TrackingConfig(AppConfig):
     verbose_name = _("Tracking")
 
     def ready(self):
-        from tracking import checks  # noqa: F401 (registers the system checks)
+        from tracking.notify import checks  # noqa: F401 (registers the system checks)

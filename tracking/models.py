@@ -271,7 +271,7 @@ class TrackingEvent(models.Model):
 
 
 class MaintenanceSwitch(models.Model):
-    """The write freeze: one row (id 1) on the writer, read by phoenix.maintenance on every instance.
+    """The write freeze: one row (id 1) on the writer, read by tracking.cutover.maintenance on every instance.
 
     It lives in the database rather than in a file or an environment variable so that one
     command reaches every instance behind the load balancer at once, and so that DMS carries
@@ -303,7 +303,7 @@ class OutboxStatus(models.TextChoices):
 
 
 class OutboxItem(models.Model):
-    """What is owed to one recipient, with the worker's lease on it (see tracking/delivery.py)."""
+    """What is owed to one recipient, with the worker's lease on it (see tracking/notify/sender.py)."""
 
     status = models.CharField(max_length=10, choices=OutboxStatus.choices, default=OutboxStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)

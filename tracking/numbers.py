@@ -73,6 +73,13 @@ def parse(value: str) -> str:
     return number
 
 
+def error_message(value: str, reason: str) -> str:
+    """Return why ``value`` is not a tracking number, for people (``reason`` from ``parse``)."""
+    if reason == "check_digit":
+        return f"{value} has a wrong check digit: it was probably mistyped."
+    return f"{value} is not a tracking number (QP followed by 12 digits)."
+
+
 def is_valid(value: str) -> bool:
     try:
         parse(value)

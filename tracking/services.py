@@ -4,10 +4,8 @@ Every path that changes a shipment's state (API, admin actions, CSV import, seed
 through these functions so that the forward-only milestone rules hold everywhere.
 """
 
-import hashlib
 import logging
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,12 +23,11 @@ from tracking.models import (
     ExceptionReason,
     Facility,
     Partner,
-    PartnerToken,
     ProofOfDelivery,
     Shipment,
     TrackingEvent,
 )
-from tracking.notifications import notifications_owed, notifications_owed_many, state_before
+from tracking.notify.outbox import notifications_owed, notifications_owed_many, state_before
 
 logger = logging.getLogger(__name__)
 
@@ -160,38 +157,6 @@ def shipment_create_many(
     """
     with transaction.atomic(using=WRITER):
         return [shipment_create(partner=partner, source=source, **item) for item in items]
-
-
-# --- Partner tokens ------------------------------------------------------------------------
-
-TOKEN_PREFIX_BYTES = 6
-TOKEN_SECRET_BYTES = 32
-
-
-def token_hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def partner_token_create(*, partner: Partner, name: str = "") -> tuple[PartnerToken, str]:
-    """Create a token for ``partner``; return it with its key, which is not stored anywhere."""
-    prefix = secrets.token_hex(TOKEN_PREFIX_BYTES)
-    key = f"phx_{prefix}_{secrets.token_urlsafe(TOKEN_SECRET_BYTES)}"
-    token = PartnerToken.objects.create(partner=partner, name=name, prefix=prefix, key_hash=token_hash(key))
-    return token, key
-
-
-def partner_token_find(key: str) -> PartnerToken | None:
-    """Return the active token whose key is ``key``, with its partner, read from the writer.
-
-    One query. A malformed key returns None without touching the database.
-    """
-    parts = key.split("_", 2)
-    if len(parts) != 3 or parts[0] != "phx" or len(parts[1]) != 2 * TOKEN_PREFIX_BYTES:
-        return None
-    token = PartnerToken.objects.using(WRITER).select_related("partner").filter(prefix=parts[1]).first()
-    if token is None or not secrets.compare_digest(token.key_hash, token_hash(key)):
-        return None
-    return token
 
 
 # --- Bulk event ingest ---------------------------------------------------------------------
@@ -439,7 +404,7 @@ def _event_clean(index: int, raw, now: datetime) -> tuple[_Event | None, dict[st
         try:
             number = numbers.parse(number)
         except numbers.InvalidTrackingNumber as exc:
-            errors["tracking_number"] = [tracking_number_message(number, exc.reason)]
+            errors["tracking_number"] = [numbers.error_message(number, exc.reason)]
 
     code = text("code", 32)
     milestone = text("milestone", 32)
@@ -497,13 +462,6 @@ def _occurred_at_clean(value, now: datetime, errors: dict) -> datetime | None:
         errors["occurred_at"] = ["Is before the year 2000; check the scanner's clock."]
         return None
     return value
-
-
-def tracking_number_message(value: str, reason: str) -> str:
-    """Return why ``value`` is not a tracking number, for people (``reason`` from numbers.parse)."""
-    if reason == "check_digit":
-        return f"{value} has a wrong check digit: it was probably mistyped."
-    return f"{value} is not a tracking number (QP followed by 12 digits)."
 
 
 def proof_of_delivery_attach(*, shipment: Shipment, kind: str, image, uploaded_by=None) -> ProofOfDelivery:

@@ -14,7 +14,7 @@ from django_tasks import TaskResultStatus, task
 from django_tasks.base import DEFAULT_TASK_PRIORITY
 from django_tasks_db.models import DBTaskResult
 
-from tracking import delivery
+from tracking.notify import sender
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def deliver_notifications(context) -> dict:
     """Deliver everything due; schedule the next run when something is still owed."""
     worker = context.task_result.worker_ids[-1]
     guards: list[str] = []
-    summary = delivery.deliveries_run(
+    summary = sender.deliveries_run(
         worker=worker, on_claim=lambda until: guards.append(delivery_enqueue(until, guard=True))
     )
     # The batches finished: their guards are not needed. A killed worker leaves them in place.
@@ -53,7 +53,7 @@ def delivery_enqueue(run_after: datetime | None = None, *, reuse: bool = False, 
                     status=TaskResultStatus.READY,
                     priority=DEFAULT_TASK_PRIORITY,
                     run_after__lte=run_after,
-                    run_after__gte=run_after - delivery.RETRY_DELAYS[0],
+                    run_after__gte=run_after - sender.RETRY_DELAYS[0],
                 )
                 .values_list("pk", flat=True)
                 .first()

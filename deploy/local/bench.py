@@ -828,7 +828,7 @@ def write_report(output: Path, results: dict[str, Result], ingest: dict, profile
         "gunicorn with deploy/gunicorn.conf.py (gthread, 2 workers x 4 threads, access log on), DEBUG off, lookup",
         "rate limits and API throttles lifted (wrk is one client). Four gunicorns, all started before the first",
         "run: the production settings (floor, repeat visits, lookup, API), and one per router with the page",
-        "cache off (tracking/pagecache.py), so that every tracking page there is rendered from the database.",
+        "cache off (tracking/site/pagecache.py), so that every tracking page there is rendered from the database.",
         "",
         "| scenario | req/s | p50 ms | p99 ms | errors | CPU ms/req | ratio |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",

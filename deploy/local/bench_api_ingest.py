@@ -38,8 +38,8 @@ def run(events: int, batch: int, shipments: int) -> dict:
     from django.test.utils import override_settings
     from django.utils import timezone
 
+    from tracking.api.tokens import partner_token_create
     from tracking.models import Facility, Partner, Shipment, TrackingEvent
-    from tracking.services import partner_token_create
 
     stamp = f"{os.getpid()}-{int(time.time())}"
     call_command("seed_demo", "--shipments", str(shipments), "--quiet", stdout=open(os.devnull, "w"))  # noqa: SIM115

@@ -141,7 +141,7 @@ def measure(socket: str, size: int, chunk_size: int) -> dict:
 def checksum_floor(socket: str, databases: list[str]) -> float:
     """Return the seconds one unchunked whole-table checksum takes on both sides together."""
     sys.path.insert(0, str(REPO))
-    from tracking.verify import checksum_sql  # the repo is on the path from here on
+    from tracking.cutover.verify import checksum_sql  # the repo is on the path from here on
 
     connection = MySQLdb.connect(unix_socket=socket, user="root")
     cursor = connection.cursor()

@@ -1,4 +1,4 @@
-"""Read/write routing for an Aurora writer + reader pair (DESIGN.md section 7).
+"""Read/write routing for an Aurora writer + reader pair (docs/database.md).
 
 from phoenix.db import use_writer        # reads inside go to the writer (nestable)
 from phoenix.db.pinning import pin_key   # server-side read-your-writes for API clients

@@ -4,7 +4,7 @@ Order in settings.MIDDLEWARE:
 
     "phoenix.db.middleware.HealthCheckMiddleware",      # first: before ALLOWED_HOSTS and HTTPS redirects
     "django.middleware.security.SecurityMiddleware",
-    "phoenix.maintenance.MaintenanceMiddleware",        # write freeze (reads the writer directly)
+    "tracking.cutover.maintenance.MaintenanceMiddleware",        # write freeze (reads the writer directly)
     "phoenix.db.middleware.DatabaseRoutingMiddleware",  # outside the session middleware
     "phoenix.db.middleware.SessionMiddleware",          # Django's, tolerant of a down writer on reads
     ...

@@ -1,6 +1,6 @@
 """ReadWriteRouter: writes to the writer (`default`), reads to the `reader` unless fresh data is owed.
 
-The semantics are DESIGN.md section 7. A read goes to the writer when:
+The semantics are docs/database.md, Routing semantics. A read goes to the writer when:
 
 - no `reader` alias is configured;
 - it runs inside ``use_writer()``;

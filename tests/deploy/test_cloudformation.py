@@ -1,4 +1,4 @@
-"""The CloudFormation templates describe the architecture of DESIGN.md section 1.
+"""The CloudFormation templates describe the architecture of docs/deploy.md.
 
 cfn-lint and checkov (make lint-infra) check each template against the resource specification
 and security rules; these tests check what they cannot: that the layers fit together the way

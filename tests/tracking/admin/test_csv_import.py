@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from tests import factories
 from tests.tracking.admin.conftest import shipment_made_yesterday, staff
+from tracking.admin.resources import EventImportResource
 from tracking.models import Contact, Shipment, TrackingEvent
-from tracking.resources import EventImportResource
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,6 @@
 """Proof of delivery in the admin: images checked by content, stored on disk or S3, served to staff.
 
-Partners fetch their own over the API: tests/tracking/test_api_proofs.py.
+Partners fetch their own over the API: tests/tracking/api/test_proofs.py.
 """
 
 import os

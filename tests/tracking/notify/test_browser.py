@@ -8,8 +8,8 @@ from django.utils import timezone
 from tests import factories
 from tests.browser import chromium
 from tests.tracking.notify.support import link_in
-from tracking import delivery
 from tracking.models import Subscription
+from tracking.notify import sender
 from tracking.services import event_record
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, databases=["default", "reader"])]
@@ -37,14 +37,14 @@ def test_a_person_subscribes_confirms_and_unsubscribes(page, live_server, smtp_s
     assert "A***@example.com" in page.content()
     assert "Ana.Lopez" not in page.content()
 
-    delivery.deliveries_run(worker="test-worker")
+    sender.deliveries_run(worker="test-worker")
     confirmation = smtp_server.messages[-1]
     page.goto(live_server.url + urlsplit(link_in(confirmation, "/notify/confirm/")).path)
     assert page.get_by_role("heading", name="Subscription confirmed").is_visible()
     assert Subscription.objects.get().topics == ["out_for_delivery", "exception"]
 
     event_record(shipment=shipment, code="out_for_delivery", occurred_at=timezone.now())
-    delivery.deliveries_run(worker="test-worker")
+    sender.deliveries_run(worker="test-worker")
     update = smtp_server.messages[-1]
     assert update["Subject"] == f"Shipment {shipment.display_number}: Out for delivery"
     page.goto(live_server.url + urlsplit(link_in(update, "/notify/unsubscribe/")).path)

@@ -8,9 +8,10 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from tests import factories
-from tracking import milestones, webhooks
+from tracking import milestones
 from tracking.models import EmailNotification, Shipment, TrackingEvent, WebhookDelivery
-from tracking.notifications import Before, notifications_owed, notifications_owed_many, state_before
+from tracking.notify import webhooks
+from tracking.notify.outbox import Before, notifications_owed, notifications_owed_many, state_before
 from tracking.services import event_record
 
 pytestmark = pytest.mark.django_db

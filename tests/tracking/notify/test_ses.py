@@ -11,8 +11,8 @@ from moto.server import ThreadedMotoServer
 from moto.ses import ses_backends
 
 from tests import factories
-from tracking import delivery
 from tracking.models import EmailNotification
+from tracking.notify import sender
 from tracking.services import event_record
 
 pytestmark = pytest.mark.django_db
@@ -49,7 +49,7 @@ def test_updates_go_out_through_ses_with_the_unsubscribe_headers(ses):
     shipment = factories.shipment()
     factories.subscription(shipment, email="luis@example.com", topics=["delivered"], language="en")
     event_record(shipment=shipment, code="delivered", occurred_at=timezone.now())
-    summary = delivery.deliveries_run(worker="test-worker")
+    summary = sender.deliveries_run(worker="test-worker")
     assert summary.sent == 1
     assert EmailNotification.objects.get().status == "sent"
     [sent] = ses.sent_messages

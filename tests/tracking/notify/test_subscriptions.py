@@ -9,8 +9,9 @@ from django.utils import timezone, translation
 
 from tests import factories
 from tests.tracking.notify.support import html_of, link_in, text_of
-from tracking import delivery, numbers
+from tracking import numbers
 from tracking.models import EmailNotification, Milestone, Subscription
+from tracking.notify import sender
 from tracking.services import event_record
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +20,7 @@ ADDRESS = "ana.lopez@example.com"
 
 
 def deliver():
-    return delivery.deliveries_run(worker="test-worker")
+    return sender.deliveries_run(worker="test-worker")
 
 
 def subscribe(client, shipment, *, email=ADDRESS, topics=("out_for_delivery", "delivered", "exception"), lang="es"):
@@ -235,16 +236,16 @@ def test_a_temporary_smtp_refusal_is_retried_and_a_permanent_one_is_not(client, 
     event_record(shipment=shipment, code="out_for_delivery", occurred_at=timezone.now())
     smtp_server.refuse[ADDRESS] = "451 4.3.0 Mailbox temporarily unavailable, try again"
     t0 = timezone.now()
-    delivery.deliveries_run(worker="test-worker", now=lambda: t0)
+    sender.deliveries_run(worker="test-worker", now=lambda: t0)
     row = EmailNotification.objects.get(key="milestone:out_for_delivery")
     assert (row.status, row.attempts, row.next_attempt_at) == ("pending", 1, t0 + timedelta(minutes=1))
-    delivery.deliveries_run(worker="test-worker", now=lambda: t0 + timedelta(minutes=1))
+    sender.deliveries_run(worker="test-worker", now=lambda: t0 + timedelta(minutes=1))
     assert EmailNotification.objects.get(pk=row.pk).status == "sent"
     assert len(smtp_server.messages) == 2
 
     smtp_server.refuse[ADDRESS] = f"550 5.1.1 <{ADDRESS}>: Recipient address rejected"
     event_record(shipment=shipment, code="delivered", occurred_at=timezone.now())
-    delivery.deliveries_run(worker="test-worker", now=lambda: t0 + timedelta(minutes=2))
+    sender.deliveries_run(worker="test-worker", now=lambda: t0 + timedelta(minutes=2))
     row = EmailNotification.objects.get(key="milestone:delivered")
     assert row.status == "failed"
     assert "550" in row.last_error

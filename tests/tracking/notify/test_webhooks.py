@@ -10,8 +10,8 @@ from django.utils import timezone, translation
 from django_tasks_db.models import DBTaskResult
 
 from tests import factories
-from tracking import delivery, webhooks
 from tracking.models import WebhookDelivery, WebhookEndpoint
+from tracking.notify import sender, webhooks
 from tracking.services import event_record
 from tracking.tasks import TASK_PATH
 
@@ -25,7 +25,7 @@ def register(receiver, partner, topics=("milestone", "exception")):
 
 
 def run_at(when):
-    return delivery.deliveries_run(worker="test-worker", now=lambda: when)
+    return sender.deliveries_run(worker="test-worker", now=lambda: when)
 
 
 def test_it_posts_signed_json_with_an_event_id_and_a_sequence(receiver):

@@ -18,8 +18,8 @@ from django.utils import timezone
 
 from tests import factories
 from tests.tracking.notify.support import wait_for
-from tracking import webhooks
 from tracking.models import EmailNotification, WebhookDelivery
+from tracking.notify import webhooks
 from tracking.services import event_record
 
 REPO = Path(__file__).resolve().parents[3]

@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from phoenix.db import pinning
 from tests.tracking.site.support import get_with_queries
-from tracking import pagecache
 from tracking.services import event_record
+from tracking.site import pagecache
 
 pytestmark = pytest.mark.django_db(databases=["default", "reader"])
 

@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 
 from tests import factories
-from tracking import lookup
 from tracking.services import event_record
+from tracking.site import lookup
 
 pytestmark = pytest.mark.django_db
 

@@ -1,8 +1,9 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from tracking.api.tokens import partner_token_create
 from tracking.models import Partner
-from tracking.services import WRITER, partner_token_create
+from tracking.services import WRITER
 
 
 class Command(BaseCommand):

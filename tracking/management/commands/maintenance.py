@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from phoenix.maintenance import maintenance_switch
+from tracking.cutover.maintenance import maintenance_switch
 from tracking.models import MaintenanceSwitch
 
 

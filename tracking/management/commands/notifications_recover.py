@@ -3,7 +3,7 @@ from django.utils import timezone
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
-from tracking import delivery
+from tracking.notify import sender
 from tracking.tasks import TASK_PATH, delivery_enqueue
 
 
@@ -20,9 +20,9 @@ class Command(BaseCommand):
 
     def handle(self, *, worker_id: str, dry_run: bool, **options):
         if dry_run:
-            self.stdout.write(f"next delivery due: {delivery.next_due() or 'nothing owed'}")
+            self.stdout.write(f"next delivery due: {sender.next_due() or 'nothing owed'}")
             return
-        released = delivery.outbox_recover(now=timezone.now(), worker=worker_id)
+        released = sender.outbox_recover(now=timezone.now(), worker=worker_id)
         # The process that ran these tasks is gone: db_worker never revisits RUNNING tasks.
         stale = [
             result
@@ -31,7 +31,7 @@ class Command(BaseCommand):
         ]
         for result in stale:
             result.set_failed(RuntimeError(f"worker {worker_id} restarted while running this task"))
-        owed = delivery.next_due()
+        owed = sender.next_due()
         if owed is not None:
             delivery_enqueue()
         self.stdout.write(

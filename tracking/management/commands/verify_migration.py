@@ -5,7 +5,7 @@ from pathlib import Path
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
 
-from tracking import verify
+from tracking.cutover import verify
 
 
 def project_tables() -> list[str]:

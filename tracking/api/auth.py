@@ -1,0 +1,109 @@
+"""Partner API authentication (``Authorization: Token <key>``), permission and throttles.
+
+Kept apart from tracking/api/views.py because DRF imports these classes from its settings while
+its own views module is still loading.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.utils import timezone
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import BasePermission
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
+
+from phoenix.db.pinning import pin_key
+from tracking.api.tokens import partner_token_find
+from tracking.services import WRITER
+
+logger = logging.getLogger(__name__)
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class PartnerPrincipal:
+    """``request.user`` for a partner's token: authenticated, never staff."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    is_staff = False
+    is_superuser = False
+    pk = None
+
+    def __init__(self, partner):
+        self.partner = partner
+
+    def __str__(self) -> str:
+        return f"partner:{self.partner.pk}"
+
+
+def pin_partner(request, partner) -> None:
+    """Declare the partner as this request's client, so that it reads its own writes at once."""
+    pin_key(request, f"partner:{partner.pk}")
+
+
+class PartnerTokenAuthentication(BaseAuthentication):
+    """``Authorization: Token <key>``. No header: anonymous (public projection only)."""
+
+    keyword = "Token"
+
+    def authenticate(self, request):
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header:
+            return None
+        scheme, _, key = header.strip().partition(" ")
+        if scheme.lower() != self.keyword.lower() or not key.strip():
+            raise exceptions.AuthenticationFailed("Send the header as: Authorization: Token <key>.")
+        token = partner_token_find(key.strip())
+        if token is None:
+            raise exceptions.AuthenticationFailed("Unknown token.")
+        if not token.is_active:
+            raise exceptions.AuthenticationFailed("This token is disabled.")
+        if not token.partner.is_active:
+            raise exceptions.PermissionDenied("This partner is disabled; contact QualityPost.")
+        now = timezone.now()
+        if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+            type(token).objects.using(WRITER).filter(pk=token.pk).update(last_used_at=now)
+        pin_partner(request._request, token.partner)
+        return PartnerPrincipal(token.partner), token
+
+    def authenticate_header(self, request) -> str:
+        return self.keyword
+
+
+class HasPartnerToken(BasePermission):
+    message = "This endpoint needs a partner token: Authorization: Token <key>."
+
+    def has_permission(self, request, view) -> bool:
+        return request.auth is not None
+
+
+class _SettingsRateThrottle(SimpleRateThrottle):
+    def get_rate(self):
+        # Read at call time (not import time) so that settings overrides apply.
+        return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
+
+
+class PartnerTokenThrottle(_SettingsRateThrottle):
+    """Requests per token (a partner's systems may share one address)."""
+
+    scope = "partner"
+
+    def get_cache_key(self, request, view):
+        if request.auth is None:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
+
+
+class ClientIPThrottle(_SettingsRateThrottle):
+    """Requests per client address, for requests without a token."""
+
+    scope = "ip"
+
+    def get_cache_key(self, request, view):
+        if request.auth is not None:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}

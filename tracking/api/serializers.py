@@ -1,0 +1,157 @@
+"""Partner API payloads (docs/api.md).
+
+Input serializers validate shipment creation. Scan events are validated by
+``services.events_ingest`` itself (the CSV import shares it), so their serializers here, like
+the output ones, only describe the payloads for the OpenAPI schema.
+"""
+
+from rest_framework import serializers
+
+from tracking.models import EventCode, ExceptionReason, Milestone, Service
+from tracking.services import MAX_EVENTS_PER_INGEST
+
+MAX_SHIPMENTS_PER_REQUEST = 100
+
+
+class ContactInSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=150)
+    phone = serializers.CharField(max_length=32, required=False, default="", allow_blank=True)
+    email = serializers.EmailField(max_length=254, required=False, default="", allow_blank=True)
+    address = serializers.CharField(max_length=250, required=False, default="", allow_blank=True)
+    city = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
+    state = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
+    postal_code = serializers.CharField(max_length=10, required=False, default="", allow_blank=True)
+    country = serializers.RegexField(r"^[A-Z]{2}$", max_length=2, min_length=2, required=False, default="MX")
+
+
+class RecipientInSerializer(ContactInSerializer):
+    postal_code = serializers.CharField(max_length=10, help_text="Unlocks the private tracking details.")
+
+
+class ShipmentInSerializer(serializers.Serializer):
+    reference = serializers.CharField(
+        max_length=100, required=False, default="", allow_blank=True, help_text="Your own order reference."
+    )
+    service = serializers.ChoiceField(choices=Service.choices, required=False, default=Service.STANDARD)
+    weight_grams = serializers.IntegerField(min_value=1, max_value=1_000_000)
+    pieces = serializers.IntegerField(min_value=1, max_value=999, required=False, default=1)
+    origin_facility = serializers.CharField(max_length=12, help_text="Facility code, e.g. MEX01.")
+    destination_facility = serializers.CharField(max_length=12, help_text="Facility code, e.g. GDL01.")
+    recipient = RecipientInSerializer()
+    sender = ContactInSerializer(required=False)
+
+
+class ShipmentCreatedSerializer(serializers.Serializer):
+    tracking_number = serializers.CharField()
+    display_number = serializers.CharField()
+    reference = serializers.CharField()
+    milestone = serializers.ChoiceField(choices=Milestone.choices)
+    url = serializers.URLField(help_text="The public tracking page.")
+
+
+class ShipmentsCreatedSerializer(serializers.Serializer):
+    shipments = ShipmentCreatedSerializer(many=True)
+
+
+class EventInSerializer(serializers.Serializer):
+    id = serializers.RegexField(
+        r"^[\x21-\x7e]{1,100}$", max_length=100, help_text="Your own event id: a replay with it changes nothing."
+    )
+    tracking_number = serializers.CharField(max_length=40)
+    milestone = serializers.ChoiceField(choices=Milestone.choices, required=False, allow_null=True)
+    code = serializers.ChoiceField(
+        choices=EventCode.choices, required=False, allow_null=True, help_text="An event code instead of a milestone."
+    )
+    reason = serializers.ChoiceField(
+        choices=ExceptionReason.choices, required=False, allow_null=True, help_text="Opens an exception."
+    )
+    occurred_at = serializers.DateTimeField(help_text="Scan time with its UTC offset.")
+    facility = serializers.CharField(max_length=12, required=False, allow_null=True, allow_blank=True)
+    note = serializers.CharField(max_length=500, required=False, allow_null=True, allow_blank=True)
+    close_exception = serializers.BooleanField(required=False, allow_null=True, default=False)
+
+
+class EventsInSerializer(serializers.Serializer):
+    events = EventInSerializer(many=True, min_length=1, max_length=MAX_EVENTS_PER_INGEST)
+
+
+class EventResultSerializer(serializers.Serializer):
+    id = serializers.CharField(allow_null=True)
+    status = serializers.ChoiceField(choices=["accepted", "duplicate", "rejected"])
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+class EventsResultSerializer(serializers.Serializer):
+    results = EventResultSerializer(many=True)
+    accepted = serializers.IntegerField()
+    duplicate = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+
+
+class CitySerializer(serializers.Serializer):
+    city = serializers.CharField()
+
+
+class EventOutSerializer(serializers.Serializer):
+    code = serializers.ChoiceField(choices=EventCode.choices)
+    milestone = serializers.ChoiceField(choices=Milestone.choices, allow_null=True)
+    reason = serializers.ChoiceField(choices=ExceptionReason.choices, allow_null=True)
+    occurred_at = serializers.DateTimeField()
+    facility = CitySerializer(allow_null=True)
+
+
+class ExceptionOutSerializer(serializers.Serializer):
+    open = serializers.BooleanField()
+    reason = serializers.ChoiceField(choices=ExceptionReason.choices, allow_null=True)
+
+
+class EtaSerializer(serializers.Serializer):
+    earliest = serializers.DateTimeField(allow_null=True)
+    latest = serializers.DateTimeField(allow_null=True)
+
+
+class TrackingSerializer(serializers.Serializer):
+    """The public projection; the owner's token adds ``private``."""
+
+    tracking_number = serializers.CharField()
+    display_number = serializers.CharField()
+    milestone = serializers.ChoiceField(choices=Milestone.choices)
+    milestone_at = serializers.DateTimeField(allow_null=True)
+    delivered_at = serializers.DateTimeField(allow_null=True)
+    exception = ExceptionOutSerializer()
+    eta = EtaSerializer()
+    origin = CitySerializer()
+    destination = CitySerializer()
+    events = EventOutSerializer(many=True, help_text="Newest scan first.")
+    private = serializers.DictField(
+        required=False,
+        help_text="Only with the token of the partner that created the shipment: reference, service, "
+        "weight, recipient, sender, per event the facility code, note and your id, and `proof_of_delivery`: "
+        "a list (oldest first, often empty) of {id, kind (photo or signature), content_type, uploaded_at, url}, "
+        "where url is the absolute link to GET /api/v1/proofs/{id}.",
+    )
+
+
+class TrackingResultSerializer(serializers.Serializer):
+    query = serializers.CharField(help_text="The number as you sent it.")
+    status = serializers.ChoiceField(choices=["found", "not_found", "invalid"])
+    shipment = TrackingSerializer(required=False)
+    message = serializers.CharField(required=False)
+
+
+class TrackingListSerializer(serializers.Serializer):
+    results = TrackingResultSerializer(many=True)
+
+
+class ErrorBodySerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable, machine-readable, e.g. invalid, not_found, throttled.")
+    message = serializers.CharField()
+    fields = serializers.DictField(
+        required=False,
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text='Messages by dotted field path, e.g. {"recipient.name": ["This field is required."]}.',
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorBodySerializer()

@@ -1,0 +1,40 @@
+"""Partner API tokens: ``phx_<prefix>_<secret>``, stored as a SHA-256 hash, looked up by prefix.
+
+The key is shown once, when it is made (``manage.py create_partner`` or the admin); nothing
+stores it. See docs/api.md.
+"""
+
+import hashlib
+import secrets
+
+from tracking.models import Partner, PartnerToken
+from tracking.services import WRITER
+
+TOKEN_PREFIX_BYTES = 6
+TOKEN_SECRET_BYTES = 32
+
+
+def token_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def partner_token_create(*, partner: Partner, name: str = "") -> tuple[PartnerToken, str]:
+    """Create a token for ``partner``; return it with its key, which is not stored anywhere."""
+    prefix = secrets.token_hex(TOKEN_PREFIX_BYTES)
+    key = f"phx_{prefix}_{secrets.token_urlsafe(TOKEN_SECRET_BYTES)}"
+    token = PartnerToken.objects.create(partner=partner, name=name, prefix=prefix, key_hash=token_hash(key))
+    return token, key
+
+
+def partner_token_find(key: str) -> PartnerToken | None:
+    """Return the active token whose key is ``key``, with its partner, read from the writer.
+
+    One query. A malformed key returns None without touching the database.
+    """
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != "phx" or len(parts[1]) != 2 * TOKEN_PREFIX_BYTES:
+        return None
+    token = PartnerToken.objects.using(WRITER).select_related("partner").filter(prefix=parts[1]).first()
+    if token is None or not secrets.compare_digest(token.key_hash, token_hash(key)):
+        return None
+    return token

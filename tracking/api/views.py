@@ -1,0 +1,454 @@
+"""Partner API (docs/api.md): tracking JSON, proof-of-delivery images, shipment
+creation, bulk scan events.
+
+Authentication is ``Authorization: Token <key>`` (keys stored hashed, see PartnerToken).
+Errors use the one shape of tracking/api/errors.py. See docs/api.md.
+"""
+
+import logging
+
+from django.http import Http404, HttpResponse
+from django.urls import reverse
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from rest_framework.decorators import api_view, content_negotiation_class, permission_classes
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.response import Response
+
+from tracking import images, numbers
+from tracking.api import serializers
+from tracking.api.auth import HasPartnerToken, PartnerTokenAuthentication
+from tracking.api.errors import ApiError
+from tracking.api.idempotency import Idempotency
+from tracking.models import (
+    Contact,
+    EventSource,
+    Facility,
+    ProofOfDelivery,
+    Shipment,
+    TrackingEvent,
+)
+from tracking.services import events_ingest, shipment_create_many
+
+logger = logging.getLogger(__name__)
+
+MAX_NUMBERS_PER_LOOKUP = 25
+
+
+class PartnerTokenScheme(OpenApiAuthenticationExtension):
+    target_class = PartnerTokenAuthentication
+    name = "partnerToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "A partner token with the prefix `Token`: `Authorization: Token phx_...`.",
+        }
+
+
+# --- Tracking -----------------------------------------------------------------------------
+
+ERRORS = serializers.ErrorSerializer
+
+
+def _errors(*codes: int) -> dict:
+    descriptions = {
+        400: "Invalid input (see error.fields).",
+        401: "Missing, unknown or disabled token.",
+        403: "The partner is disabled.",
+        404: "Not found.",
+        413: "The request body is too large.",
+        415: "The body is not JSON (send Content-Type: application/json).",
+        422: "The Idempotency-Key was used with a different body.",
+        429: "Too many requests: wait for Retry-After seconds.",
+        503: "The database is unavailable (phoenix/db): retry after Retry-After seconds.",
+    }
+    return {code: OpenApiResponse(ERRORS, description=descriptions[code]) for code in codes}
+
+
+# Response headers of the errors, documented on every operation.
+ERROR_HEADERS = [
+    OpenApiParameter(
+        "Retry-After",
+        int,
+        OpenApiParameter.HEADER,
+        response=[429],
+        required=True,
+        description="Seconds to wait before retrying.",
+    ),
+    OpenApiParameter(
+        "WWW-Authenticate", str, OpenApiParameter.HEADER, response=[401], required=True, description="Always `Token`."
+    ),
+]
+
+
+def _partner(request):
+    return request.auth.partner if request.auth is not None else None
+
+
+def _tracking_load(request, canonical: list[str]) -> dict[str, dict]:
+    """Return the projection of each found shipment by number.
+
+    Two queries (shipments, events with their facilities), plus two (contacts, proofs of
+    delivery) when the request's partner owns any of them, whatever the count.
+    """
+    if not canonical:
+        return {}
+    partner = _partner(request)
+    shipments = list(Shipment.objects.filter(tracking_number__in=canonical))
+    if not shipments:
+        return {}
+    timeline: dict[int, list[TrackingEvent]] = {s.pk: [] for s in shipments}
+    events = (
+        TrackingEvent.objects.filter(shipment__in=shipments)
+        .select_related("facility")
+        .order_by("shipment_id", "-occurred_at", "-id")
+    )
+    for event in events:
+        timeline[event.shipment_id].append(event)
+    owned = {s.pk for s in shipments if partner is not None and s.partner_id == partner.pk}
+    contacts: dict[int, dict[str, Contact]] = {pk: {} for pk in owned}
+    proofs: dict[int, list[dict]] = {pk: [] for pk in owned}
+    if owned:
+        for contact in Contact.objects.filter(shipment_id__in=owned):
+            contacts[contact.shipment_id][contact.role] = contact
+        for proof in ProofOfDelivery.objects.filter(shipment_id__in=owned).order_by("shipment_id", "uploaded_at", "id"):
+            proofs[proof.shipment_id].append(_proof(request, proof))
+    return {
+        s.tracking_number: _tracking_projection(s, timeline[s.pk], contacts.get(s.pk), proofs.get(s.pk), partner)
+        for s in shipments
+    }
+
+
+def _tracking_projection(shipment: Shipment, events: list[TrackingEvent], contacts, proofs, partner) -> dict:
+    data = {
+        "tracking_number": shipment.tracking_number,
+        "display_number": shipment.display_number,
+        "milestone": shipment.milestone,
+        "milestone_at": shipment.milestone_at,
+        "delivered_at": shipment.delivered_at,
+        "exception": {"open": shipment.exception_open, "reason": shipment.exception_reason or None},
+        "eta": {"earliest": shipment.eta_earliest, "latest": shipment.eta_latest},
+        "origin": {"city": shipment.origin_city},
+        "destination": {"city": shipment.destination_city},
+        "events": [
+            {
+                "code": e.code,
+                "milestone": e.milestone or None,
+                "reason": e.reason or None,
+                "occurred_at": e.occurred_at,
+                "facility": {"city": e.facility.city} if e.facility else None,
+            }
+            for e in events
+        ],
+    }
+    if contacts is None:
+        return data
+    data["private"] = {
+        "reference": shipment.reference,
+        "service": shipment.service,
+        "weight_grams": shipment.weight_grams,
+        "pieces": shipment.pieces,
+        "destination_postal_code": shipment.destination_postal_code,
+        "recipient": _contact(contacts.get(Contact.Role.RECIPIENT)),
+        "sender": _contact(contacts.get(Contact.Role.SENDER)),
+        "events": [
+            {
+                "occurred_at": e.occurred_at,
+                "facility": e.facility.code if e.facility else None,
+                "note": e.note,
+                "id": e.partner_event_id if e.partner_id == partner.pk else None,
+            }
+            for e in events
+        ],
+        "proof_of_delivery": proofs,
+    }
+    return data
+
+
+def _proof(request, proof: ProofOfDelivery) -> dict:
+    return {
+        "id": proof.pk,
+        "kind": proof.kind,
+        "content_type": proof.content_type,
+        "uploaded_at": proof.uploaded_at,
+        "url": request.build_absolute_uri(reverse("api:proof", args=[proof.pk])),
+    }
+
+
+def _contact(contact: Contact | None) -> dict | None:
+    if contact is None:
+        return None
+    fields = ("name", "phone", "email", "address", "city", "state", "postal_code", "country")
+    return {field: getattr(contact, field) for field in fields}
+
+
+@extend_schema(
+    operation_id="tracking_retrieve",
+    parameters=ERROR_HEADERS,
+    auth=[{"partnerToken": []}, {}],
+    summary="Track one shipment",
+    description="The public projection; with the token of the partner that created the shipment, also `private`.",
+    responses={200: serializers.TrackingSerializer, **_errors(400, 401, 403, 404, 429, 503)},
+    tags=["tracking"],
+)
+@api_view(["GET"])
+def tracking_detail(request, number: str) -> Response:
+    try:
+        canonical = numbers.parse(number)
+    except numbers.InvalidTrackingNumber as exc:
+        message = numbers.error_message(number, exc.reason)
+        raise ApiError(400, "invalid_tracking_number", message, {"number": [message]}) from None
+    found = _tracking_load(request, [canonical])
+    if canonical not in found:
+        raise ApiError(404, "not_found", f"No shipment has the tracking number {canonical}.")
+    return Response(found[canonical])
+
+
+@extend_schema(
+    operation_id="tracking_list",
+    auth=[{"partnerToken": []}, {}],
+    summary="Track up to 25 shipments",
+    parameters=[
+        OpenApiParameter("numbers", str, required=True, description="Up to 25 tracking numbers, separated by commas.")
+    ],
+    responses={200: serializers.TrackingListSerializer, **_errors(400, 401, 403, 429, 503)},
+    tags=["tracking"],
+)
+@api_view(["GET"])
+def tracking_list(request) -> Response:
+    tokens = numbers.split_many(request.query_params.get("numbers", ""))
+    if not tokens:
+        raise ApiError(400, "invalid", "Give up to 25 tracking numbers.", {"numbers": ["This field is required."]})
+    if len(tokens) > MAX_NUMBERS_PER_LOOKUP:
+        message = f"At most {MAX_NUMBERS_PER_LOOKUP} numbers per request; got {len(tokens)}."
+        raise ApiError(400, "too_many_numbers", message, {"numbers": [message]})
+    parsed: list[tuple[str, str | None, str | None]] = []
+    for token in tokens:
+        try:
+            parsed.append((token, numbers.parse(token), None))
+        except numbers.InvalidTrackingNumber as exc:
+            parsed.append((token, None, numbers.error_message(token, exc.reason)))
+    found = _tracking_load(request, sorted({number for _, number, _ in parsed if number}))
+    results = []
+    for token, number, error in parsed:
+        if error:
+            results.append({"query": token, "status": "invalid", "message": error})
+        elif number in found:
+            results.append({"query": token, "status": "found", "shipment": found[number]})
+        else:
+            results.append(
+                {"query": token, "status": "not_found", "message": f"No shipment has the tracking number {number}."}
+            )
+    return Response({"results": results})
+
+
+# --- Proofs of delivery -------------------------------------------------------------------
+
+
+class AnyAccept(BaseContentNegotiation):
+    """Serve an image to a client that asks for ``image/*``, not a 406.
+
+    DRF renders only the errors here, always as JSON; the image bypasses its renderers.
+    """
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+@extend_schema(
+    operation_id="proofs_retrieve",
+    summary="Fetch a proof-of-delivery image",
+    description="A photo or signature image, for the partner that created the shipment only; its link is "
+    "`private.proof_of_delivery[].url` in the tracking answer. Answers the image itself (`Content-Disposition: "
+    "inline`), or, where images are stored on S3, `302` to a URL signed for a short time (about a minute): "
+    "fetch the link when you need the image rather than storing the answer. Another partner's proof, or an "
+    "unknown id, is `404`.",
+    parameters=[
+        *ERROR_HEADERS,
+        OpenApiParameter(
+            "Location",
+            str,
+            OpenApiParameter.HEADER,
+            response=[302],
+            required=True,
+            description="A presigned URL of the image, valid for a short time.",
+        ),
+        OpenApiParameter(
+            "Cache-Control", str, OpenApiParameter.HEADER, response=[200, 302], description="`private, no-store`."
+        ),
+    ],
+    responses={
+        **{
+            (200, content_type): OpenApiResponse(OpenApiTypes.BINARY, description="The image, with its stored type.")
+            for content_type in images.EXTENSIONS
+        },
+        302: OpenApiResponse(description="Where images are stored on S3: fetch the image at Location."),
+        **_errors(401, 403, 404, 429, 503),
+    },
+    tags=["tracking"],
+)
+@api_view(["GET"])
+@permission_classes([HasPartnerToken])
+@content_negotiation_class(AnyAccept)
+def proof_file(request, id: int) -> HttpResponse:
+    # One answer for another partner's proof and for no proof at all: nothing to learn from it.
+    proof = ProofOfDelivery.objects.filter(pk=id, shipment__partner=request.auth.partner).first()
+    if proof is None:
+        raise ApiError(404, "not_found", f"You have no proof of delivery with the id {id}.")
+    try:
+        return images.proof_response(proof)
+    except Http404 as missing:  # the row outlived its file (logged as an error)
+        raise ApiError(404, "not_found", str(missing)) from None
+
+
+# --- Shipments ----------------------------------------------------------------------------
+
+
+@extend_schema(
+    operation_id="shipments_create",
+    summary="Create shipments",
+    description="One shipment object, or a list of up to 100 (all are created or none). "
+    "Send an `Idempotency-Key` header to make retries safe: a retry with the same key and body "
+    "answers the first answer again and creates nothing.",
+    parameters=[
+        *ERROR_HEADERS,
+        OpenApiParameter(
+            "Idempotency-Key",
+            str,
+            OpenApiParameter.HEADER,
+            required=False,
+            description="1 to 100 printable ASCII characters, unique per request you mean.",
+        ),
+    ],
+    request=PolymorphicProxySerializer(
+        component_name="ShipmentCreateRequest",
+        serializers=[serializers.ShipmentInSerializer, serializers.ShipmentInSerializer(many=True)],
+        resource_type_field_name=None,
+        many=False,
+    ),
+    responses={
+        201: PolymorphicProxySerializer(
+            component_name="ShipmentCreateResponse",
+            serializers=[serializers.ShipmentCreatedSerializer, serializers.ShipmentsCreatedSerializer],
+            resource_type_field_name=None,
+            many=False,
+        ),
+        **_errors(400, 401, 403, 413, 415, 422, 429, 503),
+    },
+    tags=["shipments"],
+)
+@api_view(["POST"])
+@permission_classes([HasPartnerToken])
+def shipments_create(request) -> Response:
+    partner = request.auth.partner
+    data = request.data
+    many = isinstance(data, list)
+    if not many and not isinstance(data, dict):
+        raise ApiError(400, "invalid", "Send one shipment object or a list of them.")
+    if many and not 1 <= len(data) <= serializers.MAX_SHIPMENTS_PER_REQUEST:
+        message = f"Send 1 to {serializers.MAX_SHIPMENTS_PER_REQUEST} shipments per request."
+        raise ApiError(400, "invalid", message, {"non_field_errors": [message]})
+
+    idempotency = Idempotency.of(request, partner=partner, data=data)
+    replay = idempotency.replay()
+    if replay is not None:
+        return replay
+
+    serializer = serializers.ShipmentInSerializer(data=data, many=many)
+    serializer.is_valid(raise_exception=True)
+    items = serializer.validated_data if many else [serializer.validated_data]
+    kwargs = _shipment_kwargs(items, many)
+
+    shipments: list[Shipment] = []
+
+    def create() -> dict:
+        shipments.extend(shipment_create_many(partner=partner, items=kwargs, source=EventSource.API))
+        created = [_shipment_created(request, s) for s in shipments]
+        return {"shipments": created} if many else created[0]
+
+    response = idempotency.run(create, status=201)
+    if shipments:
+        logger.info("partner %s created %d shipments", partner.pk, len(shipments))
+    return response
+
+
+def _shipment_kwargs(items: list[dict], many: bool) -> list[dict]:
+    """Resolve facility codes (one query) and return shipment_create's arguments per item."""
+    codes = {item[field].upper() for item in items for field in ("origin_facility", "destination_facility")}
+    facilities = {f.code.upper(): f for f in Facility.objects.filter(code__in=codes)}
+    errors = {}
+    for index, item in enumerate(items):
+        for field in ("origin_facility", "destination_facility"):
+            if item[field].upper() not in facilities:
+                errors[f"{index}.{field}" if many else field] = [f"No facility has the code {item[field]}."]
+    if errors:
+        raise ApiError(400, "invalid", "The request has errors; see fields for each one.", errors)
+    return [
+        {
+            "origin_facility": facilities[item["origin_facility"].upper()],
+            "destination_facility": facilities[item["destination_facility"].upper()],
+            "destination_postal_code": item["recipient"]["postal_code"],
+            "weight_grams": item["weight_grams"],
+            "pieces": item["pieces"],
+            "service": item["service"],
+            "reference": item["reference"],
+            "recipient": dict(item["recipient"]),
+            "sender": dict(item["sender"]) if item.get("sender") else None,
+        }
+        for item in items
+    ]
+
+
+def _shipment_created(request, shipment: Shipment) -> dict:
+    return {
+        "tracking_number": shipment.tracking_number,
+        "display_number": shipment.display_number,
+        "reference": shipment.reference,
+        "milestone": shipment.milestone,
+        "url": request.build_absolute_uri(shipment.get_absolute_url()),
+    }
+
+
+# --- Events -------------------------------------------------------------------------------
+
+
+@extend_schema(
+    operation_id="events_create",
+    parameters=ERROR_HEADERS,
+    summary="Post up to 500 scan events",
+    description="Every item is answered `accepted`, `duplicate` (its id was sent before: nothing changes) "
+    "or `rejected` (with errors by field). Events older than the current milestone join the timeline "
+    "without moving it back.",
+    request=serializers.EventsInSerializer,
+    responses={200: serializers.EventsResultSerializer, **_errors(400, 401, 403, 413, 415, 429, 503)},
+    tags=["events"],
+)
+@api_view(["POST"])
+@permission_classes([HasPartnerToken])
+def events_create(request) -> Response:
+    data = request.data
+    if not isinstance(data, dict) or "events" not in data:
+        raise ApiError(400, "invalid", 'Send {"events": [...]}.', {"events": ["This field is required."]})
+    items = data["events"]
+    limit = serializers.MAX_EVENTS_PER_INGEST
+    if not isinstance(items, list) or not 1 <= len(items) <= limit:
+        message = f"Send a list of 1 to {limit} events."
+        raise ApiError(400, "invalid", message, {"events": [message]})
+    results = events_ingest(partner=request.auth.partner, items=items, source=EventSource.API)
+    counts = {status: 0 for status in ("accepted", "duplicate", "rejected")}
+    for result in results:
+        counts[result["status"]] += 1
+    return Response({"results": results, **counts})
+
+
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+def not_found(request, *args, **kwargs) -> Response:
+    raise ApiError(404, "not_found", f"No API endpoint at {request.path}; see /api/docs/.")

@@ -1,0 +1,312 @@
+"""The worker's side of the outbox: claim what is due, send it, record the outcome.
+
+Each outbox row moves ``pending -> claimed -> sending -> sent``. The claim is one short
+transaction (``SELECT ... FOR UPDATE SKIP LOCKED``, then an update that stamps the worker id
+and a lease), so two workers never take the same row. A row becomes ``sending`` in its own
+commit just before the network exchange and ``sent`` right after it, so after a crash the
+state says exactly what may have happened:
+
+- ``claimed`` (lease expired or its worker restarted): certainly not sent; taken again.
+- ``sending`` (same): the exchange may have happened. An e-mail becomes ``uncertain`` and is
+  not sent again (at most once); a webhook is sent again with the same event id, which the
+  receiver dedupes on (docs/notifications.md states the guarantee).
+
+``now`` is the scheduler's clock (due rows, backoff, disabling); tests pass their own.
+"""
+
+import logging
+import smtplib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.mail import get_connection
+from django.db import transaction
+from django.db.models import Min, Q
+from django.utils import timezone
+
+from tracking import sealing
+from tracking.models import (
+    EmailNotification,
+    OutboxStatus,
+    Subscription,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from tracking.notify import emails, webhooks
+
+logger = logging.getLogger(__name__)
+
+# Delay before the 2nd, 3rd, ... attempt; the last one repeats until success or disabling.
+RETRY_DELAYS = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=6),
+)
+EMAIL_MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
+DISABLE_AFTER = timedelta(days=1)
+BATCH_SIZE = 50
+MAX_BATCHES = 20
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Return the wait after the ``attempts``-th failed attempt."""
+    return RETRY_DELAYS[min(attempts, len(RETRY_DELAYS)) - 1]
+
+
+@dataclass
+class Summary:
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    next_due: datetime | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+def deliveries_run(*, worker: str, now: Callable[[], datetime] = timezone.now, on_claim=None) -> Summary:
+    """Deliver everything due, in batches; return what happened and when to look again.
+
+    ``on_claim(lease_until)`` is called inside each claim transaction (the task layer uses it
+    to schedule a guard run at the lease's end, committed together with the claim).
+    """
+    summary = Summary()
+    outbox_recover(now=now())
+    for _batch in range(MAX_BATCHES):
+        emails = _claim(EmailNotification, worker=worker, now=now(), on_claim=on_claim)
+        deliveries = _claim(WebhookDelivery, worker=worker, now=now(), on_claim=on_claim)
+        if not emails and not deliveries:
+            break
+        if emails:
+            _send_emails(emails, worker=worker, now=now, summary=summary)
+        for delivery in deliveries:
+            _guarded(_send_webhook, delivery, worker=worker, now=now, summary=summary)
+    summary.next_due = next_due()
+    return summary
+
+
+def outbox_recover(*, now: datetime, worker: str | None = None) -> int:
+    """Release rows whose lease ran out (or, with ``worker``, every row that worker held).
+
+    ``claimed`` rows go back to ``pending``; ``sending`` e-mails become ``uncertain``;
+    ``sending`` webhooks go back to ``pending`` (resent with the same event id).
+    """
+    held = Q(lease_owner=worker) if worker else Q(lease_until__lte=now)
+    released = 0
+    with transaction.atomic():
+        for model in (EmailNotification, WebhookDelivery):
+            released += model.objects.filter(held, status=OutboxStatus.CLAIMED).update(
+                status=OutboxStatus.PENDING, lease_owner="", lease_until=None
+            )
+        released += EmailNotification.objects.filter(held, status=OutboxStatus.SENDING).update(
+            status=OutboxStatus.UNCERTAIN,
+            lease_owner="",
+            lease_until=None,
+            last_error="worker stopped during the SMTP exchange; not resent (at most once)",
+        )
+        released += WebhookDelivery.objects.filter(held, status=OutboxStatus.SENDING).update(
+            status=OutboxStatus.PENDING, next_attempt_at=now, lease_owner="", lease_until=None
+        )
+    if released:
+        logger.warning("notify outbox: released %d rows (worker=%s)", released, worker or "expired leases")
+    return released
+
+
+def next_due() -> datetime | None:
+    """Return when the outbox next needs a worker: the next retry or the end of a lease."""
+    times = []
+    with transaction.atomic():  # read the writer: a replica may not have the latest rows yet
+        for model in (EmailNotification, WebhookDelivery):
+            found = model.objects.filter(status=OutboxStatus.PENDING).aggregate(at=Min("next_attempt_at"))["at"]
+            leased = model.objects.filter(status__in=[OutboxStatus.CLAIMED, OutboxStatus.SENDING]).aggregate(
+                at=Min("lease_until")
+            )["at"]
+            times += [t for t in (found, leased) if t is not None]
+    return min(times) if times else None
+
+
+def _claim(model, *, worker: str, now: datetime, on_claim) -> list:
+    lease_until = now + timedelta(seconds=settings.PHOENIX_NOTIFY_LEASE_SECONDS)
+    with transaction.atomic():
+        ids = list(
+            model.objects.select_for_update(skip_locked=True)
+            .filter(
+                Q(status=OutboxStatus.PENDING, next_attempt_at__lte=now)
+                | Q(status=OutboxStatus.CLAIMED, lease_until__lte=now)
+            )
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:BATCH_SIZE]
+        )
+        if not ids:
+            return []
+        model.objects.filter(pk__in=ids).update(
+            status=OutboxStatus.CLAIMED, lease_owner=worker, lease_until=lease_until
+        )
+        if on_claim:
+            on_claim(lease_until)
+        related = ("subscription__shipment",) if model is EmailNotification else ("endpoint",)
+        return list(model.objects.filter(pk__in=ids).select_related(*related, "event").order_by("next_attempt_at"))
+
+
+def _guarded(send, row, *, worker: str, summary: Summary, **kwargs) -> None:
+    """Run ``send`` for one row; a bug in one row fails that row, not the whole batch."""
+    try:
+        send(row, worker=worker, summary=summary, **kwargs)
+    except Exception as exc:
+        logger.exception("notify %s %s: unexpected error", type(row).__name__, row.pk)
+        type(row).objects.filter(
+            pk=row.pk, lease_owner=worker, status__in=[OutboxStatus.CLAIMED, OutboxStatus.SENDING]
+        ).update(status=OutboxStatus.FAILED, last_error=f"{type(exc).__name__}: {exc}"[:500], lease_owner="")
+        summary.failed += 1
+
+
+def _start(row, *, worker: str, now: datetime) -> bool:
+    """Mark ``row`` as being sent, in its own commit; False when the lease was lost."""
+    lease_until = now + timedelta(seconds=settings.PHOENIX_NOTIFY_LEASE_SECONDS)
+    started = (
+        type(row)
+        .objects.filter(pk=row.pk, status=OutboxStatus.CLAIMED, lease_owner=worker)
+        .update(status=OutboxStatus.SENDING, lease_until=lease_until, attempts=row.attempts + 1)
+    )
+    row.attempts += 1
+    return bool(started)
+
+
+def _finish(row, *, worker: str, **fields) -> None:
+    fields.setdefault("lease_owner", "")
+    fields.setdefault("lease_until", None)
+    type(row).objects.filter(pk=row.pk, status=OutboxStatus.SENDING, lease_owner=worker).update(**fields)
+
+
+def _set_aside(row, *, worker: str, status: str, reason: str) -> None:
+    type(row).objects.filter(pk=row.pk, status=OutboxStatus.CLAIMED, lease_owner=worker).update(
+        status=status, last_error=reason, lease_owner="", lease_until=None
+    )
+
+
+# --- E-mail -----------------------------------------------------------------------------------
+
+
+def _send_emails(rows: list[EmailNotification], *, worker: str, now, summary: Summary) -> None:
+    connection = get_connection(fail_silently=False)
+    try:
+        for row in rows:
+            _guarded(_send_email, row, connection=connection, worker=worker, now=now, summary=summary)
+    finally:
+        try:
+            connection.close()
+        except (OSError, smtplib.SMTPException):
+            logger.warning("notify e-mail: closing the connection failed", exc_info=True)
+
+
+def _send_email(row: EmailNotification, *, connection, worker: str, now, summary: Summary) -> None:
+    subscription = row.subscription
+    wanted = Subscription.Status.PENDING if row.key.startswith("confirm:") else Subscription.Status.ACTIVE
+    if subscription.status != wanted:
+        _set_aside(row, worker=worker, status=OutboxStatus.CANCELLED, reason=f"subscription {subscription.status}")
+        return
+    try:
+        address = sealing.unseal(subscription.email_encrypted)
+    except ValueError as exc:  # sealed under a secret key that is gone
+        _set_aside(row, worker=worker, status=OutboxStatus.FAILED, reason=str(exc))
+        summary.failed += 1
+        return
+    message = emails.email_message(row, address=address)
+    if not _start(row, worker=worker, now=now()):
+        return
+    try:
+        connection.send_messages([message])
+    except (OSError, smtplib.SMTPException) as exc:
+        # SMTP errors often quote the recipient; logs and the admin must not show it.
+        error = f"{type(exc).__name__}: {exc}".replace(address, "<recipient>")[:500]
+        permanent = _smtp_permanent(exc)
+        if permanent or row.attempts >= EMAIL_MAX_ATTEMPTS:
+            _finish(row, worker=worker, status=OutboxStatus.FAILED, last_error=error)
+            summary.failed += 1
+        else:
+            _finish(
+                row,
+                worker=worker,
+                status=OutboxStatus.PENDING,
+                next_attempt_at=now() + retry_delay(row.attempts),
+                last_error=error,
+            )
+            summary.retried += 1
+        logger.warning("notify e-mail %s attempt %d failed: %s", row.pk, row.attempts, error)
+        connection.close()
+        return
+    _finish(row, worker=worker, status=OutboxStatus.SENT, sent_at=now(), last_error="")
+    summary.sent += 1
+    logger.info("notify e-mail %s (%s) sent to subscription %s", row.pk, row.key, subscription.pk)
+
+
+def _smtp_permanent(exc: Exception) -> bool:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _msg in exc.recipients.values())
+    code = getattr(exc, "smtp_code", None)
+    return isinstance(code, int) and code >= 500
+
+
+# --- Webhooks ---------------------------------------------------------------------------------
+
+
+def _send_webhook(row: WebhookDelivery, *, worker: str, now, summary: Summary) -> None:
+    endpoint = row.endpoint
+    if not endpoint.is_active:
+        _set_aside(row, worker=worker, status=OutboxStatus.FAILED, reason="endpoint disabled")
+        summary.failed += 1
+        return
+    if not _start(row, worker=worker, now=now()):
+        return
+    outcome = webhooks.webhook_post(
+        url=endpoint.url,
+        secret=sealing.unseal(endpoint.secret_encrypted),
+        body=row.payload,
+        event_id=str(row.uuid),
+    )
+    at = now()
+    if outcome.ok:
+        _finish(
+            row, worker=worker, status=OutboxStatus.SENT, sent_at=at, last_status_code=outcome.status, last_error=""
+        )
+        WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=False).update(failing_since=None)
+        summary.sent += 1
+        logger.info("notify webhook %s sent to endpoint %s", row.uuid, endpoint.pk)
+        return
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        if endpoint.failing_since is None:
+            endpoint.failing_since = at
+            endpoint.save(update_fields=["failing_since"])
+        if endpoint.is_active and at - endpoint.failing_since >= DISABLE_AFTER:
+            endpoint.is_active = False
+            endpoint.disabled_at = at
+            endpoint.save(update_fields=["is_active", "disabled_at"])
+            logger.error(
+                "notify webhook endpoint %s disabled after failing since %s", endpoint.pk, endpoint.failing_since
+            )
+        if endpoint.is_active:
+            _finish(
+                row,
+                worker=worker,
+                status=OutboxStatus.PENDING,
+                next_attempt_at=at + retry_delay(row.attempts),
+                last_status_code=outcome.status,
+                last_error=outcome.error[:500],
+            )
+            summary.retried += 1
+        else:
+            _finish(
+                row,
+                worker=worker,
+                status=OutboxStatus.FAILED,
+                last_status_code=outcome.status,
+                last_error=f"endpoint disabled; last error: {outcome.error}"[:500],
+            )
+            WebhookDelivery.objects.filter(endpoint=endpoint, status=OutboxStatus.PENDING).update(
+                status=OutboxStatus.FAILED, last_error="endpoint disabled"
+            )
+            summary.failed += 1
+    logger.warning("notify webhook %s attempt %d failed: %s", row.uuid, row.attempts, outcome.error)

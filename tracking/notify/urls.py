@@ -1,0 +1,12 @@
+from django.urls import path
+
+from tracking.notify import views
+
+app_name = "notify"
+
+urlpatterns = [
+    path("track/<str:number>/notify/", views.subscribe, name="subscribe"),
+    path("track/<str:number>/notify/sent/", views.requested, name="requested"),
+    path("notify/confirm/<str:token>/", views.confirm, name="confirm"),
+    path("notify/unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+]
