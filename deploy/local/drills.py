@@ -20,7 +20,6 @@ reduced load (the test suite runs it). Everything stays on 127.0.0.1 and stops b
 
 import argparse
 import json
-import re
 import shutil
 import signal
 import sys
@@ -33,6 +32,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run by path: the deploy package sits at the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from deploy.local.lab.processes import partner_token
 from deploy.local.lab.report import say
 from deploy.local.reliability.figures import Drill, count, verdicts
 from deploy.local.reliability.load import Load
@@ -54,12 +54,7 @@ def prepare(stack: Stack) -> dict:
     """Partners, tokens and the numbers the load uses."""
 
     def token(name: str) -> str:
-        output = stack.manage("create_partner", name)
-        # create_partner prints the key alone on its line.
-        keys = [line.strip() for line in output.splitlines() if re.fullmatch(r"\s*[A-Za-z0-9_\-.~+/=]{20,}\s*", line)]
-        if len(keys) != 1:
-            raise RuntimeError(f"cannot find the token in create_partner's output: {output!r}")
-        return keys[0]
+        return partner_token(stack.manage("create_partner", name))
 
     writer, _reader = stack.roles()
     numbers = [

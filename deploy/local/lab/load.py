@@ -50,6 +50,8 @@ def request(
 
 @dataclass
 class Response:
+    """What ``Client`` got back (after the redirects it followed)."""
+
     status: int
     headers: dict[str, str]
     body: str
@@ -227,6 +229,8 @@ end
 
 @dataclass
 class Result:
+    """The figures of one wrk run, or the median of several (``Result.median``)."""
+
     name: str
     rps: float
     p50_ms: float

@@ -7,6 +7,7 @@ and the test suite's own servers never meet.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -57,6 +58,14 @@ def manage(
         stderr=subprocess.PIPE if capture_stderr else None,
         timeout=timeout,
     )
+
+
+def partner_token(output: str) -> str:
+    """Return the API token in what ``manage.py create_partner`` printed (the key alone on its line)."""
+    keys = [line.strip() for line in output.splitlines() if re.fullmatch(r"\s*[A-Za-z0-9_\-.~+/=]{20,}\s*", line)]
+    if len(keys) != 1:
+        raise RuntimeError(f"cannot find the token in create_partner's output: {output!r}")
+    return keys[0]
 
 
 def children(pid: int) -> list[str]:

@@ -15,6 +15,8 @@ TARGETS = {
 
 @dataclass
 class Drill:
+    """One drill of a run: what it did, what the load recorded, and its figures."""
+
     number: int
     name: str
     title: str

@@ -21,6 +21,8 @@ STAFF_FORM = "facility_form"  # the admin's change form of a facility
 
 @dataclass
 class Record:
+    """One request the load sent, and what came of it."""
+
     started: float  # epoch seconds
     kind: str  # page, lookup, post, staff_write, staff_read, partner_post, partner_read
     status: int  # HTTP status; 0 when no answer came
@@ -80,6 +82,7 @@ class Load:
 
     # Each actor: (function, requests per second per thread, threads)
     def start(self) -> None:
+        """Start every actor's threads."""
         actors = [
             (self.customer, 8, 2),
             (self.lookup, 5, 1),
@@ -97,6 +100,7 @@ class Load:
                 thread.start()
 
     def stop(self, grace: float = 20.0) -> list[Record]:
+        """Stop the threads (retries in flight get ``grace`` s to end); return every record."""
         self.stopping.set()
         deadline = time.monotonic() + grace
         for thread in self.threads:

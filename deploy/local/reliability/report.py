@@ -9,6 +9,7 @@ from deploy.local.reliability.figures import Drill, verdicts
 
 
 def report(drills: list[Drill], *, quick: bool, elapsed: float, started: datetime) -> str:
+    """Return docs/reliability.md for the drills of a run."""
     lines = [
         "# Reliability drills",
         "",

@@ -24,6 +24,7 @@ class Stack:
         self.env = {}
 
     def start(self, *, shipments: int) -> None:
+        """Start the stack with ``shipments`` seeded and the per-IP budgets lifted; read its env files."""
         environment = environment_without("DATABASE_URL", "DATABASE_READER_URL")  # the test suite's, not ours
         environment["PHOENIX_STACK_SHIPMENTS"] = str(shipments)
         # One load generator on one address stands for thousands of customers.
@@ -44,9 +45,11 @@ class Stack:
         self.url = f"127.0.0.1:{self.env['PHOENIX_ALB_PORT']}"
 
     def stop(self) -> None:
+        """Stop everything the stack runs."""
         subprocess.run([str(STACK), "stop", str(self.dir)], check=False)
 
     def sh(self, *args: str) -> str:
+        """Run ``stack.sh ARGS DIR`` (node-stop, app-kill, status, ...); return its output."""
         result = subprocess.run(
             [str(STACK), *args, str(self.dir)], check=True, capture_output=True, text=True, timeout=120
         )
@@ -63,6 +66,7 @@ class Stack:
         )
 
     def roles(self) -> tuple[str, str]:
+        """Return the nodes that are the writer and the reader now (failovers swap them)."""
         roles = read_env(self.dir / "roles")
         return roles["PHOENIX_WRITER_NODE"], roles["PHOENIX_READER_NODE"]
 
@@ -87,6 +91,7 @@ class Stack:
         )
 
     def wait_alb_servers_up(self, timeout: float = 30.0) -> None:
+        """Wait until the ALB sees both app instances up."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             states = self.sh("status")
