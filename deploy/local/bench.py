@@ -22,6 +22,9 @@ default 5 at full scale, else 3; the median is reported), BENCH_CONNECTIONS (def
 BENCH_INGEST_BATCHES (default 20), BENCH_SEED_WORKERS (seed_demo --workers, default 2),
 BENCH_WORKERS / BENCH_THREADS (gunicorn, default 2 x 4), BENCH_BUFFER_POOL (MariaDB, default
 2G), BENCH_OUTPUT (markdown file, default docs/performance.md; the PNG goes beside it).
+
+The scenarios' parts are in deploy/local/performance/ (the app, the profile, the ingest, the
+report); the servers, processes and load come from deploy/local/lab/.
 """
 
 from __future__ import annotations
@@ -46,9 +49,12 @@ from deploy.local.performance.profile import profile
 from deploy.local.performance.report import write_report
 
 SMALL_SCALE = 10_000
+SMALL_DATABASE = "phoenix_small"
+ROUTERS = ("phoenix", "multidb", "single")
 
 
 def main() -> int:
+    """Run the whole bench (see the module docstring) and write its report."""
     scale = int(os.environ.get("BENCH_SCALE", "1000000"))
     small = min(int(os.environ.get("BENCH_SMALL_SCALE", SMALL_SCALE)), scale)
     # 10 s per run at full scale; 5 s keeps a quick run under 5 minutes.
@@ -159,18 +165,13 @@ def main() -> int:
     return 0
 
 
-ROUTERS = ("phoenix", "multidb", "single")
-
-
 def seed(env: dict[str, str], shipments: int, *, seed: int) -> None:
+    """Seed ``shipments`` demo shipments into the database of ``env`` (seed_demo, in parallel)."""
     workers = os.environ.get("BENCH_SEED_WORKERS", "2")
     log(f"seeding {shipments:,} shipments ({workers} processes)")
     started = time.monotonic()
     manage(env, "seed_demo", "--shipments", str(shipments), "--seed", str(seed), "--workers", workers, quiet=True)
     log(f"seeded {shipments:,} shipments in {time.monotonic() - started:.0f} s")
-
-
-SMALL_DATABASE = "phoenix_small"
 
 
 def lookup_latency(cluster: Cluster, envs: dict[str, dict[str, str]], seconds: int) -> dict[str, Result]:

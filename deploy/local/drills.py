@@ -16,6 +16,9 @@ Every request is recorded (start time, kind, status, latency, event id). After e
 writer is asked for every event id the load generator posted: an id acknowledged with a 2xx but
 absent is a lost write, an id stored twice a duplicated one. --quick runs drills 1, 3 and 5 at a
 reduced load (the test suite runs it). Everything stays on 127.0.0.1 and stops by itself.
+
+The parts are in deploy/local/reliability/ (the stack, the load, the figures, the report); the
+HTTP client, the form parser and root SQL come from deploy/local/lab/.
 """
 
 import argparse
@@ -43,7 +46,7 @@ MAX_REQUESTS = 60_000  # a hard bound on the whole run, whatever the phases say
 
 
 class Stopped(Exception):
-    pass
+    """The run was stopped from outside (SIGTERM): the stack is still stopped on the way out."""
 
 
 def _on_sigterm(signum, frame):
@@ -156,6 +159,7 @@ DRILLS = [
 
 
 def main(argv=None) -> int:
+    """Run the chosen drills on a fresh stack; write the report and the JSON; 1 if a target was missed."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="drills 1, 3 and 5 at a reduced load")
     parser.add_argument("--drills", help="comma-separated drill numbers (default: all, or 1,3,5 with --quick)")
