@@ -22,37 +22,31 @@ second Availability Zone), ``manage(...)`` (run a management command against the
 ``replica_sql`` (root statements), ``replication_stopped()`` (stop the replica's SQL thread:
 lag), ``writer_read_only()`` (SET GLOBAL read_only=1 as a demoted Aurora writer),
 ``com_select()`` (each server's own count of SELECT statements), ``wait_replica()``.
+
+The client, the form parser, gunicorn's start and stop and the root SQL are the local lab's
+(deploy/local/lab/), which the benchmark and drill scripts use as well.
 """
 
 import contextlib
-import http.cookiejar
-import json
 import os
 import secrets
 import selectors
-import signal
 import socket
 import subprocess
 import sys
 import threading
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 
 import MySQLdb
 
+from deploy.local.lab import logs, servers
+from deploy.local.lab.load import Client
+from deploy.local.lab.load import form_fields as form_fields  # tests take it from here
+from deploy.local.lab.processes import Server, environment_without, free_port, manage
+
 ROOT = Path(__file__).resolve().parents[1]
 APP_PASSWORD = "phoenix-local"  # deploy/local/cluster.sh
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Endpoint:
@@ -141,159 +135,6 @@ class Endpoint:
 
 
 @dataclass
-class Response:
-    status: int
-    headers: dict[str, str]
-    body: str
-    url: str
-
-    def json(self):
-        return json.loads(self.body)
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-class Client:
-    """A small browser: a cookie jar, optional redirect following, form parsing."""
-
-    def __init__(self, base_url: str):
-        self.base_url = base_url
-        self.cookies = http.cookiejar.CookieJar()
-        self._opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies), _NoRedirect)
-
-    def get(self, path: str, follow: bool = True, headers: dict | None = None) -> Response:
-        return self.request("GET", path, follow=follow, headers=headers)
-
-    def post(self, path: str, data: dict | list | None = None, follow: bool = False, headers=None, json_body=None):
-        return self.request("POST", path, data=data, follow=follow, headers=headers, json_body=json_body)
-
-    def request(self, method, path, data=None, follow=True, headers=None, json_body=None) -> Response:
-        url = urllib.parse.urljoin(self.base_url, path)
-        body = None
-        headers = dict(headers or {})
-        if json_body is not None:
-            body = json.dumps(json_body).encode()
-            headers["Content-Type"] = "application/json"
-        elif data is not None:
-            body = urllib.parse.urlencode(data, doseq=True).encode()
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        if method == "POST" and self.cookie("csrftoken"):
-            headers.setdefault("X-CSRFToken", self.cookie("csrftoken"))
-        for _hop in range(10):
-            request = urllib.request.Request(url, data=body, method=method, headers=headers)
-            try:
-                with self._opener.open(request, timeout=60) as raw:
-                    response = Response(raw.status, dict(raw.headers.items()), raw.read().decode(), url)
-            except urllib.error.HTTPError as error:
-                response = Response(error.code, dict(error.headers.items()), error.read().decode(), url)
-            if follow and response.status in (301, 302, 303) and "Location" in response.headers:
-                url, method, body = urllib.parse.urljoin(url, response.headers["Location"]), "GET", None
-                headers.pop("Content-Type", None)
-                continue
-            return response
-        raise AssertionError(f"too many redirects from {path}")
-
-    def cookie(self, name: str) -> str | None:
-        return next((cookie.value for cookie in self.cookies if cookie.name == name), None)
-
-    def set_cookie(self, name: str, value: str) -> None:
-        host = urllib.parse.urlparse(self.base_url).hostname
-        self.cookies.set_cookie(
-            http.cookiejar.Cookie(
-                0, name, value, None, False, host, False, False, "/", True, False, None, False, None, None, {}
-            )
-        )
-
-    def drop_cookie(self, name: str) -> None:
-        for cookie in list(self.cookies):
-            if cookie.name == name:
-                self.cookies.clear(cookie.domain, cookie.path, cookie.name)
-
-    def login_admin(self, username: str, password: str) -> None:
-        page = self.get("/admin/login/?next=/admin/")
-        fields = form_fields(page.body)
-        fields.update(username=username, password=password)
-        response = self.post("/admin/login/?next=/admin/", data=fields)
-        assert response.status == 302, f"admin login failed: {response.status}"
-
-
-class _FormParser(HTMLParser):
-    """Collect what a browser would submit from the first form with ``form_id`` (or any form)."""
-
-    def __init__(self, form_id: str | None):
-        super().__init__(convert_charrefs=True)
-        self.form_id = form_id
-        self.in_form = False
-        self.fields: list[tuple[str, str]] = []
-        self._select: str | None = None
-        self._select_multiple = False
-        self._options: list[tuple[str, bool]] = []
-        self._textarea: str | None = None
-        self._text: list[str] = []
-        self.done = False
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "form" and not self.done and (self.form_id is None or attrs.get("id") == self.form_id):
-            self.in_form = True
-        if not self.in_form:
-            return
-        name = attrs.get("name")
-        if tag == "input" and name and "disabled" not in attrs:
-            kind = (attrs.get("type") or "text").lower()
-            if kind in ("submit", "button", "image", "reset", "file"):
-                return
-            if kind in ("checkbox", "radio") and "checked" not in attrs:
-                return
-            self.fields.append((name, attrs.get("value") or ("on" if kind in ("checkbox", "radio") else "")))
-        elif tag == "select" and name and "disabled" not in attrs:
-            self._select, self._select_multiple, self._options = name, "multiple" in attrs, []
-        elif tag == "option" and self._select is not None:
-            self._options.append((attrs.get("value", ""), "selected" in attrs))
-        elif tag == "textarea" and name:
-            self._textarea, self._text = name, []
-
-    def handle_data(self, data):
-        if self._textarea is not None:
-            self._text.append(data)
-
-    def handle_endtag(self, tag):
-        if not self.in_form:
-            return
-        if tag == "select" and self._select is not None:
-            chosen = [value for value, selected in self._options if selected]
-            if not chosen and not self._select_multiple and self._options:
-                chosen = [self._options[0][0]]
-            self.fields.extend((self._select, value) for value in chosen)
-            self._select = None
-        elif tag == "textarea" and self._textarea is not None:
-            self.fields.append((self._textarea, "".join(self._text).removeprefix("\n")))
-            self._textarea = None
-        elif tag == "form":
-            self.in_form, self.done = False, True
-
-
-def form_fields(html: str, form_id: str | None = None) -> dict:
-    """Return the fields a browser would submit from the form (single-valued names as str)."""
-    parser = _FormParser(form_id)
-    parser.feed(html)
-    fields: dict = {}
-    for name, value in parser.fields:
-        if name in fields:
-            fields[name] = [*fields[name], value] if isinstance(fields[name], list) else [fields[name], value]
-        else:
-            fields[name] = value
-    return fields
-
-
-def _root(socket_path: str):
-    return MySQLdb.connect(unix_socket=socket_path, user="root", autocommit=True)
-
-
-@dataclass
 class LiveApp:
     """The running app and the handles a test needs. Build with ``LiveApp.start()``."""
 
@@ -304,7 +145,7 @@ class LiveApp:
     base_url: str = ""
     env: dict = field(default_factory=dict)
     process: subprocess.Popen | None = None
-    processes: list[subprocess.Popen] = field(default_factory=list)
+    servers: list[Server] = field(default_factory=list)
     superuser: tuple[str, str] = ("admin", "")
 
     # Life cycle ---------------------------------------------------------------------------
@@ -341,7 +182,7 @@ class LiveApp:
         return app
 
     def _environment(self, port: int, pin_seconds: int, extra: dict) -> dict:
-        environment = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "PHOENIX_"))}
+        environment = environment_without("DJANGO_", "DATABASE_", "PHOENIX_")
         environment.update(
             DJANGO_SETTINGS_MODULE="tests.live_settings",
             DJANGO_SECRET_KEY=os.environ.get("DJANGO_SECRET_KEY") or "live-test-secret-" + secrets.token_hex(24),
@@ -374,39 +215,27 @@ class LiveApp:
             "--timeout", "60", "--graceful-timeout", "5",
         ]  # fmt: skip
         with log_path.open("wb") as log:
-            process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        self.processes.append(process)
+            server = Server(command, env=self.env, port=port, log=log)
+        self.servers.append(server)
         if name == "app":
-            self.process = process
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{log_path.read_text()}")
-            with (
-                contextlib.suppress(OSError),
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer,
-            ):
-                if answer.status == 200:
-                    return process
-            time.sleep(0.1)
+            self.process = server.process
+        if server.wait_healthy(timeout=60, interval=0.1):
+            return server.process
+        if server.process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {server.process.returncode}:\n{log_path.read_text()}")
         raise RuntimeError(f"gunicorn did not answer /healthz within 60 s:\n{log_path.read_text()}")
 
     def second_instance(self) -> str:
         """Start another gunicorn on the same database (the other Availability Zone); return its URL."""
         port = free_port()
-        self._start_gunicorn(port, name=f"instance-{len(self.processes) + 1}")
+        self._start_gunicorn(port, name=f"instance-{len(self.servers) + 1}")
         return f"http://127.0.0.1:{port}"
 
     def stop(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+        for server in self.servers:  # all at once, then wait for each
+            server.terminate()
+        for server in self.servers:
+            server.wait_stopped(timeout=15)
         for endpoint in (self.writer, self.reader):
             endpoint.close()
         with contextlib.suppress(MySQLdb.Error):
@@ -430,9 +259,7 @@ class LiveApp:
         environment["DATABASE_URL"] = environment["DATABASE_URL"].replace(
             f":{self.writer.port}/", f":{os.environ['PHOENIX_WRITER_PORT']}/"
         )
-        result = subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=300
-        )
+        result = manage(environment, *args, check=False, timeout=300)
         if check and result.returncode != 0:
             raise RuntimeError(f"manage.py {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
         return result
@@ -442,38 +269,24 @@ class LiveApp:
 
     def log_records(self) -> list[dict]:
         """Return the app's JSON log lines (production logging)."""
-        records = []
-        for line in self.log().splitlines():
-            with contextlib.suppress(ValueError):
-                records.append(json.loads(line))
-        return records
+        return [entry for entry in map(logs.record, self.log().splitlines()) if entry is not None]
 
     def writer_sql(self, statement: str, args=None) -> list[tuple]:
-        return self._sql(os.environ["PHOENIX_WRITER_SOCKET"], statement, args)
+        return servers.sql(os.environ["PHOENIX_WRITER_SOCKET"], statement, args, autocommit=True)
 
     def replica_sql(self, statement: str, args=None) -> list[tuple]:
-        return self._sql(os.environ["PHOENIX_REPLICA_SOCKET"], statement, args)
-
-    def _sql(self, socket_path: str, statement: str, args) -> list[tuple]:
-        connection = _root(socket_path)
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(statement, args)
-                return list(cursor.fetchall() or [])
-        finally:
-            connection.close()
+        return servers.sql(os.environ["PHOENIX_REPLICA_SOCKET"], statement, args, autocommit=True)
 
     def com_select(self) -> tuple[int, int]:
         """Return (writer, replica) counts of SELECT statements, as each server counts them."""
-        writer = int(self.writer_sql("SHOW GLOBAL STATUS LIKE 'Com_select'")[0][1])
-        replica = int(self.replica_sql("SHOW GLOBAL STATUS LIKE 'Com_select'")[0][1])
-        return writer, replica
+        return servers.com_select(os.environ["PHOENIX_WRITER_SOCKET"]), servers.com_select(
+            os.environ["PHOENIX_REPLICA_SOCKET"]
+        )
 
     def wait_replica(self, timeout: int = 30) -> None:
         """Wait until the replica has applied everything the writer has written so far."""
-        position = self.writer_sql("SELECT @@gtid_binlog_pos")[0][0]
-        (result,) = self.replica_sql("SELECT MASTER_GTID_WAIT(%s, %s)", [position, timeout])[0]
-        if result != 0:
+        position = servers.binlog_position(os.environ["PHOENIX_WRITER_SOCKET"])
+        if not servers.replica_reached(os.environ["PHOENIX_REPLICA_SOCKET"], position, timeout):
             raise RuntimeError(f"the replica did not reach {position} within {timeout} s")
 
     @contextlib.contextmanager

@@ -14,15 +14,18 @@ updates. ``--write`` rewrites the section ``api-ingest`` of docs/performance.md.
 
 import argparse
 import os
-import re
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+if __package__ in (None, ""):  # run by path: the deploy package sits at the repository root
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from deploy.local.lab import REPO
+from deploy.local.lab.report import cores_and_memory, marked, write_marked
+from deploy.local.lab.servers import Cluster
+
 SECTION = "api-ingest"
 CODES = ("arrived_at_facility", "departed_facility", "in_transit", "at_destination", "out_for_delivery")
 
@@ -134,19 +137,12 @@ def run(events: int, batch: int, shipments: int) -> dict:
     }
 
 
-def machine() -> str:
-    memory_kib = next(
-        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
-    )
-    return f"{os.cpu_count()} cores, {memory_kib / 1024 / 1024:.0f} GiB memory"
-
-
 def render(figures: dict, command: str) -> str:
+    """Return this benchmark's section of docs/performance.md, markers included."""
     ratio = figures["api_rate"] / figures["floor_rate"]
-    return (
-        f"<!-- section:{SECTION} -->\n"
+    body = (
         "## Partner API: bulk scan-event ingest\n\n"
-        f"Machine: {machine()}; the local MariaDB writer + replica (deploy/local/cluster.sh).\n"
+        f"Machine: {cores_and_memory()}; the local MariaDB writer + replica (deploy/local/cluster.sh).\n"
         f"Command: `{command}`. {figures['events']:,} events in batches of {figures['batch']} over "
         f"{figures['shipments']:,} shipments, each event new (no replays). API: POST /api/v1/events "
         "through the whole Django stack in one process (middleware, routing, token, validation, "
@@ -155,23 +151,17 @@ def render(figures: dict, command: str) -> str:
         "| path | seconds | events/s | / floor |\n"
         "| --- | ---: | ---: | ---: |\n"
         f"| floor: executemany | {figures['floor_seconds']:.2f} | {figures['floor_rate']:,.0f} | 1.00 |\n"
-        f"| POST /api/v1/events | {figures['api_seconds']:.2f} | {figures['api_rate']:,.0f} | {ratio:.2f} |\n\n"
-        f"<!-- /section:{SECTION} -->\n"
+        f"| POST /api/v1/events | {figures['api_seconds']:.2f} | {figures['api_rate']:,.0f} | {ratio:.2f} |\n"
     )
+    return marked(SECTION, body) + "\n"
 
 
 def write_section(path: Path, text: str) -> None:
     """Replace this benchmark's section of ``path`` (or add it), leaving the others alone."""
-    current = path.read_text() if path.exists() else "# Performance\n"
-    pattern = re.compile(rf"<!-- section:{SECTION} -->.*?<!-- /section:{SECTION} -->\n?", re.S)
-    if not pattern.search(current):
-        path.write_text(current.rstrip("\n") + "\n\n" + text)
-        return
-    path.write_text(pattern.sub(lambda _match: text, current))
+    write_marked(path, SECTION, text)
 
 
 def _setup_django() -> None:
-    sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "phoenix.settings")
     import django
 
@@ -188,15 +178,10 @@ def main() -> int:
     if not (1 <= args.batch <= 500 and args.events >= 1 and args.shipments >= 1):
         parser.error("--batch is 1 to 500; --events and --shipments at least 1")
     command = "deploy/local/bench_api_ingest.py " + " ".join(sys.argv[1:])
-    cluster_dir = None
+    cluster = None
     if not os.environ.get("DATABASE_URL"):
-        cluster_dir = tempfile.mkdtemp(prefix="phoenix-bench-api-")
-        subprocess.run(
-            [str(ROOT / "deploy/local/cluster.sh"), "start", cluster_dir], check=True, stdout=subprocess.DEVNULL
-        )
-        for line in Path(cluster_dir, "env").read_text().splitlines():
-            name, _, value = line.partition("=")
-            os.environ[name] = value
+        cluster = Cluster("phoenix-bench-api-")
+        os.environ.update(cluster.env)
     os.environ.setdefault("DJANGO_SECRET_KEY", "benchmark-only-secret-key-not-for-production-0123456789")
     os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
     try:
@@ -206,12 +191,12 @@ def main() -> int:
         call_command("migrate", "--no-input", verbosity=0)
         figures = run(args.events, args.batch, args.shipments)
     finally:
-        if cluster_dir:
-            subprocess.run([str(ROOT / "deploy/local/cluster.sh"), "stop", cluster_dir], check=False)
+        if cluster:
+            cluster.stop()
     text = render(figures, command.strip())
     print(text)
     if args.write:
-        write_section(ROOT / "docs/performance.md", text)
+        write_section(REPO / "docs/performance.md", text)
     return 0
 
 

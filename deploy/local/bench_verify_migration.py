@@ -18,7 +18,6 @@ with deploy/local/cluster.sh. Table building uses MariaDB's sequence engine (har
 import argparse
 import json
 import os
-import re
 import secrets
 import subprocess
 import sys
@@ -26,9 +25,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import MySQLdb
+if __package__ in (None, ""):  # run by path: the deploy package sits at the repository root
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-REPO = Path(__file__).resolve().parents[2]
+from deploy.local.lab import REPO, servers
+from deploy.local.lab.report import cores_and_memory, marked, write_marked
+
 SECTION = "verify-migration"
 TABLE = "bench_rows"
 
@@ -43,20 +45,17 @@ def main() -> int:
     if any(size < 100 for size in sizes):
         parser.error("--rows: every size must be at least 100")
 
-    cluster_dir = None
+    cluster = None
     socket = os.environ.get("PHOENIX_WRITER_SOCKET")
     if not socket:
-        cluster_dir = tempfile.mkdtemp(prefix="phoenix-bench-verify.")
-        subprocess.run(
-            [str(REPO / "deploy/local/cluster.sh"), "start", cluster_dir], check=True, stdout=subprocess.DEVNULL
-        )
-        socket = f"{cluster_dir}/writer/mysqld.sock"
+        cluster = servers.Cluster("phoenix-bench-verify.")
+        socket = cluster.writer_socket
     try:
         results = [measure(socket, size, args.chunk_size) for size in sizes]
     finally:
-        if cluster_dir:
-            subprocess.run([str(REPO / "deploy/local/cluster.sh"), "stop", cluster_dir], check=False)
-    write_section(Path(args.output), render(results, args))
+        if cluster:
+            cluster.stop()
+    write_marked(Path(args.output), SECTION, render(results, args))
     for line in render(results, args).splitlines():
         print(line)
     return 0
@@ -66,7 +65,7 @@ def measure(socket: str, size: int, chunk_size: int) -> dict:
     suffix = secrets.token_hex(4)
     source_db, target_db, user = f"bench_src_{suffix}", f"bench_tgt_{suffix}", f"bench_ro_{suffix}"
     password = secrets.token_hex(12)
-    root = MySQLdb.connect(unix_socket=socket, user="root", autocommit=True)
+    root = servers.root(socket, autocommit=True)
     cursor = root.cursor()
     try:
         cursor.execute("SELECT @@port")
@@ -140,10 +139,9 @@ def measure(socket: str, size: int, chunk_size: int) -> dict:
 
 def checksum_floor(socket: str, databases: list[str]) -> float:
     """Return the seconds one unchunked whole-table checksum takes on both sides together."""
-    sys.path.insert(0, str(REPO))
-    from tracking.cutover.verify import checksum_sql  # the repo is on the path from here on
+    from tracking.cutover.verify import checksum_sql  # the repository root is on sys.path (see the imports)
 
-    connection = MySQLdb.connect(unix_socket=socket, user="root")
+    connection = servers.root(socket)
     cursor = connection.cursor()
     cursor.execute(
         "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s "
@@ -162,13 +160,12 @@ def checksum_floor(socket: str, databases: list[str]) -> float:
 
 
 def render(results: list[dict], args) -> str:
+    """Return this benchmark's section of docs/performance.md, markers included."""
     floor = results[0]
-    memory = subprocess.run(["free", "-g"], capture_output=True, text=True).stdout.split("\n")[1].split()[1]
     lines = [
-        f"<!-- section:{SECTION} -->",
         "## verify_migration: memory and time against table size",
         "",
-        f"Machine: {os.cpu_count()} cores, {memory} GiB memory; one local MariaDB server holds both",
+        f"Machine: {cores_and_memory(whole=True)}; one local MariaDB server holds both",
         f"databases. Command: `deploy/local/bench_verify_migration.py --rows {args.rows}` (chunks of",
         f"{args.chunk_size:,} rows; the target has one changed, one missing and one extra row, all three named).",
         f"Floor for memory: the run at {floor['rows']:,} rows (interpreter, Django, mysqlclient). Floor for time:",
@@ -184,17 +181,8 @@ def render(results: list[dict], args) -> str:
             f"| {r['peak_rss_kib'] / floor['peak_rss_kib']:.2f} | {r['seconds']:.1f} s "
             f"| {r['seconds'] / max(r['floor_seconds'], 1e-3):.1f} | {r['rows'] / r['seconds']:,.0f} |"
         )
-    lines += ["", f"<!-- /section:{SECTION} -->"]
-    return "\n".join(lines)
-
-
-def write_section(path: Path, section: str) -> None:
-    """Replace this benchmark's section in ``path``, or append it; other sections stay."""
-    text = path.read_text() if path.exists() else "# Performance\n"
-    pattern = re.compile(rf"<!-- section:{SECTION} -->.*?<!-- /section:{SECTION} -->", re.S)
-    text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text.rstrip("\n") + "\n")
+    lines.append("")
+    return marked(SECTION, "\n".join(lines))
 
 
 if __name__ == "__main__":

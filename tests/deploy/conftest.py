@@ -1,6 +1,5 @@
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -10,13 +9,9 @@ from urllib.parse import urlparse, urlunparse
 
 import pytest
 
+from deploy.local.lab.processes import free_port as free_port  # the tests here take it from conftest
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 60.0) -> None:

@@ -1,0 +1,1 @@
+"""The parts of the fault drills (deploy/local/drills.py): the stack, the load, the figures, the report."""

@@ -1,0 +1,123 @@
+"""The figures of a drill: what the load recorded, the writes checked against both servers, the verdicts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from deploy.local.reliability.load import Record
+from deploy.local.reliability.stack import Stack
+
+TARGETS = {
+    "failed_gets": {"reader", "writer", "zone"},  # 0 failed GETs in drills 1, 2 and 4
+    "resume_seconds": 5.0,  # drill 3: writes succeed again within 5 s of the endpoint moving
+}
+
+
+@dataclass
+class Drill:
+    """One drill of a run: what it did, what the load recorded, and its figures."""
+
+    number: int
+    name: str
+    title: str
+    records: list[Record] = field(default_factory=list)
+    moves: list[tuple[float, float]] = field(default_factory=list)  # failovers: (started, endpoint moved)
+    recovered: float | None = None  # drill 2: when the writer answered again
+    actions: list[tuple[float, str]] = field(default_factory=list)  # (epoch time, what the drill did)
+    notes: list[str] = field(default_factory=list)
+    figures: dict = field(default_factory=dict)
+    app_log: dict[str, int] = field(default_factory=dict)  # warnings and errors the instances logged
+
+
+def count(stack: Stack, drill: Drill) -> dict:
+    """Figures of one drill, the writes checked against the writer."""
+    records = drill.records
+    writes = [r for r in records if r.kind in ("post", "partner_post")]
+    acknowledged = {r.event_id for r in writes if r.acknowledged}
+    posted = {r.event_id for r in writes}
+    writer, reader = stack.roles()
+    stored: dict[str, int] = {}
+    replica: dict[str, int] = {}
+    ids = sorted(posted)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ", ".join(["%s"] * len(chunk))
+        statement = (
+            "SELECT partner_event_id, COUNT(*) FROM phoenix.tracking_trackingevent "
+            f"WHERE partner_event_id IN ({marks}) GROUP BY partner_event_id"
+        )
+        stored |= dict(stack.sql(writer, statement, chunk))
+        replica |= dict(stack.sql(reader, statement, chunk))
+    gets = [r for r in records if r.is_get]
+    failed_gets = [r for r in gets if r.failed]
+    successes = sorted(r.started + r.latency for r in writes if r.acknowledged)
+    resume, paused = [], []
+    for started, moved in drill.moves:
+        after = [t for t in successes if t >= moved]
+        before = [t for t in successes if t <= started]
+        resume.append(round(after[0] - moved, 2) if after else None)
+        paused.append(round(after[0] - before[-1], 2) if after and before else None)
+    back = [t for t in successes if drill.recovered and t >= drill.recovered]
+    gaps = [b - a for a, b in zip(successes, successes[1:], strict=False)]
+    return {
+        "requests": len(records),
+        "gets": len(gets),
+        "failed_gets": len(failed_gets),
+        "failed_get_statuses": _tally(r.status for r in failed_gets),
+        "writes": len(writes),
+        "write_ids": len(posted),
+        "writes_503": sum(1 for r in writes if r.status == 503),
+        "write_errors_other": sum(1 for r in writes if not r.acknowledged and r.status != 503),
+        "write_error_statuses": _tally(r.status for r in writes if not r.acknowledged),
+        "writes_acknowledged": len(acknowledged),
+        "writes_given_up": len(posted - acknowledged),
+        # A retry answered "duplicate": an earlier attempt that got no 2xx had been stored after all.
+        "acknowledged_as_duplicate": sum(1 for r in writes if r.acknowledged and r.outcome == "duplicate"),
+        "writes_lost": len(acknowledged - stored.keys()),
+        "writes_duplicated": sum(n - 1 for n in stored.values() if n > 1),
+        "replica_missing": len(stored.keys() - replica.keys()),
+        "staff_writes": sum(1 for r in records if r.kind == "staff_write" and r.acknowledged),
+        "own_reads": sum(1 for r in records if r.kind in ("staff_read", "partner_read") and r.status == 200),
+        "stale_own_reads": sum(1 for r in records if r.stale),
+        "control_reads": sum(1 for r in records if r.kind == "control_read" and r.status == 200),
+        "control_missed": sum(1 for r in records if r.missed),
+        "resume_seconds": resume,
+        # From the last acknowledged write before the failover began to the first one after it.
+        "write_pause_seconds": paused,
+        "resume_after_writer_back": round(back[0] - drill.recovered, 2) if back else None,
+        "longest_write_gap": round(max(gaps), 2) if gaps else None,
+        "latency_p50": _percentile([r.latency for r in records], 50),
+        "latency_p99": _percentile([r.latency for r in records], 99),
+        "examples": sorted({r.detail for r in records if r.detail})[:8],
+    }
+
+
+def _tally(statuses) -> dict:
+    tally: dict[str, int] = {}
+    for status in statuses:
+        tally[str(status)] = tally.get(str(status), 0) + 1
+    return tally
+
+
+def _percentile(values: list[float], p: int) -> float | None:
+    if not values:
+        return None
+    values = sorted(values)
+    return round(values[min(len(values) - 1, int(len(values) * p / 100))], 3)
+
+
+def verdicts(drill: Drill) -> list[tuple[str, bool, str]]:
+    """(target, met, figure) for every target that applies to the drill."""
+    f = drill.figures
+    result = []
+    if drill.name in TARGETS["failed_gets"]:
+        result.append(("0 failed GETs", f["failed_gets"] == 0, f"{f['failed_gets']} failed {f['failed_get_statuses']}"))
+    result.append(("0 writes lost", f["writes_lost"] == 0, str(f["writes_lost"])))
+    result.append(("0 writes duplicated", f["writes_duplicated"] == 0, str(f["writes_duplicated"])))
+    if drill.name == "failover":
+        limit = TARGETS["resume_seconds"]
+        met = bool(f["resume_seconds"]) and all(s is not None and s <= limit for s in f["resume_seconds"])
+        result.append((f"writes resume within {limit:g} s of the endpoint moving", met, str(f["resume_seconds"])))
+    if drill.name == "lag":
+        result.append(("0 stale reads of one's own writes", f["stale_own_reads"] == 0, str(f["stale_own_reads"])))
+    return result
