@@ -9,6 +9,11 @@
 #
 # DIR defaults to .cluster/ in the repository. The application user `phoenix` has no SUPER
 # (nor READ_ONLY ADMIN), so the replica's read_only really refuses its writes.
+#
+# PHOENIX_CLUSTER_TLS=1 makes it speak TLS as Aurora does: a private CA made for this run signs
+# one certificate for 127.0.0.1 and localhost, both servers require TLS of the application user
+# (and of replication), and DIR/env carries PHOENIX_DB_SSL_CA, with which the application
+# verifies the server's identity (docs/stack.md).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -25,13 +30,32 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
+tls_make() { # a private CA and one server certificate for 127.0.0.1 and localhost, in DIR/tls
+    local tls="$dir/tls"
+    mkdir -p "$tls"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=Phoenix local CA $(date +%s)" \
+        -keyout "$tls/ca-key.pem" -out "$tls/ca.pem" >"$tls/openssl.log" 2>&1
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+        -keyout "$tls/server-key.pem" -out "$tls/server.csr" >>"$tls/openssl.log" 2>&1
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$tls/server.ext"
+    openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca-key.pem" -CAcreateserial \
+        -days 2 -extfile "$tls/server.ext" -out "$tls/server.pem" >>"$tls/openssl.log" 2>&1
+    chmod 600 "$tls/ca-key.pem" "$tls/server-key.pem"
+}
+
+tls_options() { # the server options for TLS, one a line, or nothing
+    [ "${PHOENIX_CLUSTER_TLS:-0}" = 1 ] || return 0
+    printf '%s\n' "--ssl-ca=$dir/tls/ca.pem" "--ssl-cert=$dir/tls/server.pem" "--ssl-key=$dir/tls/server-key.pem"
+}
+
 sql() { # sql NODE STATEMENTS...
     local node="$1"; shift
     mariadb --no-defaults --protocol=socket -S "$dir/$node/mysqld.sock" -uroot --batch --skip-column-names -e "$*"
 }
 
 start_node() { # start_node NODE SERVER_ID PORT EXTRA_OPTIONS...
-    local node="$1" server_id="$2" port="$3"; shift 3
+    local node="$1" server_id="$2" port="$3" tls=(); shift 3
+    mapfile -t tls < <(tls_options)
     mkdir -p "$dir/$node"
     mariadb-install-db --no-defaults --datadir="$dir/$node/data" --user="$(id -un)" \
         --auth-root-authentication-method=normal --skip-test-db >"$dir/$node/install.log" 2>&1 \
@@ -45,7 +69,7 @@ start_node() { # start_node NODE SERVER_ID PORT EXTRA_OPTIONS...
         --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
         --innodb-buffer-pool-size="${PHOENIX_BUFFER_POOL:-512M}" --innodb-flush-log-at-trx-commit=2 \
         --sync-binlog=0 --max-connections=400 --skip-log-error --log-error="$dir/$node/error.log" \
-        "$@" >/dev/null 2>&1 &
+        "${tls[@]}" "$@" >/dev/null 2>&1 &
     echo $! >"$dir/$node/launcher.pid"
     for _ in $(seq 1 150); do
         if sql "$node" "SELECT 1" >/dev/null 2>&1; then echo "$port" >"$dir/$node/port"; return 0; fi
@@ -68,6 +92,7 @@ PHOENIX_WRITER_SOCKET=$dir/writer/mysqld.sock
 PHOENIX_REPLICA_SOCKET=$dir/replica/mysqld.sock
 PHOENIX_CLUSTER_DIR=$dir
 EOF
+    if [ "${PHOENIX_CLUSTER_TLS:-0}" = 1 ]; then echo "PHOENIX_DB_SSL_CA=$dir/tls/ca.pem" >>"$dir/env"; fi
 }
 
 do_start() {
@@ -79,7 +104,13 @@ do_start() {
     fi
     rm -rf "$dir"
     mkdir -p "$dir"
-    local writer_port replica_port
+    local writer_port replica_port require="" master_tls=""
+    if [ "${PHOENIX_CLUSTER_TLS:-0}" = 1 ]; then
+        command -v openssl >/dev/null || die "openssl is not installed: apt-get install openssl"
+        tls_make
+        require="REQUIRE SSL"
+        master_tls=", MASTER_SSL=1, MASTER_SSL_CA='$dir/tls/ca.pem', MASTER_SSL_VERIFY_SERVER_CERT=1"
+    fi
     writer_port="$(free_port)"
     start_node writer 1 "$writer_port"
     replica_port="$(free_port)"
@@ -88,16 +119,16 @@ do_start() {
     # Everything below is written on the writer and reaches the replica through replication,
     # users included, so both servers know the application user.
     sql writer "RESET MASTER;
-        CREATE USER 'repl'@'127.0.0.1' IDENTIFIED BY '$repl_password';
+        CREATE USER 'repl'@'127.0.0.1' IDENTIFIED BY '$repl_password' $require;
         GRANT REPLICATION SLAVE ON *.* TO 'repl'@'127.0.0.1';
-        CREATE USER 'phoenix'@'%' IDENTIFIED BY '$app_password';
+        CREATE USER 'phoenix'@'%' IDENTIFIED BY '$app_password' $require;
         GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, ALTER, REFERENCES,
               CREATE TEMPORARY TABLES, LOCK TABLES, CREATE VIEW, SHOW VIEW, EXECUTE,
               PROCESS, SLAVE MONITOR, BINLOG MONITOR ON *.* TO 'phoenix'@'%';
         CREATE DATABASE \`$database\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;"
     sql replica "RESET MASTER;
         CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=$writer_port, MASTER_USER='repl',
-            MASTER_PASSWORD='$repl_password', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1;
+            MASTER_PASSWORD='$repl_password', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1$master_tls;
         START SLAVE;"
     for _ in $(seq 1 150); do
         if [ "$(sql replica "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME='$database'")" = "1" ]; then

@@ -55,9 +55,14 @@ moved_at="$(now)"
 roles_write "$new" "$old"
 
 # 4. Demote the old writer to a replica of the new one and point the reader endpoint at it.
+# A stack with TLS (cluster.sh made a CA) replicates over TLS too, the server's name verified.
+tls=""
+if [ -f "$dir/cluster/tls/ca.pem" ]; then
+    tls=", MASTER_SSL=1, MASTER_SSL_CA='$dir/cluster/tls/ca.pem', MASTER_SSL_VERIFY_SERVER_CERT=1"
+fi
 node_sql "$old" "SET GLOBAL gtid_slave_pos = @@gtid_binlog_pos;
     CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=$(node_port "$new"), MASTER_USER='repl',
-        MASTER_PASSWORD='$repl_password', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1;
+        MASTER_PASSWORD='$repl_password', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1$tls;
     START SLAVE"
 haproxy_cmd "set server reader/$old state ready" >/dev/null
 haproxy_cmd "set server reader/$new state maint; shutdown sessions server reader/$new" >/dev/null

@@ -20,6 +20,8 @@
 #   deploy/local/stack.sh app-start az-a|az-b [DIR]   start it again
 #
 # PHOENIX_STACK_EXTRA_ENV="NAME=value ..." adds settings to the instances' environment.
+# PHOENIX_STACK_TLS=1 runs the databases with TLS from a private CA made for the run; the
+# application verifies the servers' identity through the endpoints, as it must against Aurora.
 # deploy/local/failover.sh [DIR] swaps the writer and the replica, as an Aurora failover does.
 # DIR defaults to $PHOENIX_STACK_DIR or .stack/ in the repository. Every port is picked free at
 # start and written to DIR/stack.env, so several stacks (and the test suite) can run side by side.
@@ -228,7 +230,8 @@ do_start() {
     chmod 700 "$dir"
     trap 'echo "stack.sh: start failed; stopping what started" >&2; do_stop' ERR
 
-    PHOENIX_BUFFER_POOL="${PHOENIX_BUFFER_POOL:-128M}" "$here/cluster.sh" start "$dir/cluster" >/dev/null
+    PHOENIX_CLUSTER_TLS="${PHOENIX_STACK_TLS:-0}" PHOENIX_BUFFER_POOL="${PHOENIX_BUFFER_POOL:-128M}" \
+        "$here/cluster.sh" start "$dir/cluster" >/dev/null
     local db1_port db2_port
     db1_port="$(cat "$dir/cluster/writer/port")"
     db2_port="$(cat "$dir/cluster/replica/port")"
@@ -264,6 +267,7 @@ DJANGO_SECURE_COOKIES=0
 DJANGO_HSTS_SECONDS=0
 PHOENIX_MEDIA_ROOT=$dir/media
 EOF
+    if [ -f "$dir/cluster/tls/ca.pem" ]; then echo "PHOENIX_DB_SSL_CA=$dir/cluster/tls/ca.pem" >>"$dir/app.env"; fi
     # Extra settings for the instances, e.g. the drills lift the per-IP lookup budget (their load
     # comes from one address, as if the WAF allow-listed the load generator).
     local extra

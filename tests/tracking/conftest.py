@@ -1,16 +1,10 @@
 """Fixtures shared by the tracking tests: clean throttle counters and media storage (disk or S3 on moto)."""
 
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from pathlib import Path
-
 import boto3
 import pytest
 from django.core.cache import cache
+
+from tests.moto import CREDENTIALS, moto_server
 
 
 @pytest.fixture(autouse=True)
@@ -32,42 +26,13 @@ def media_root(tmp_path, settings):
     return settings.MEDIA_ROOT
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def s3_server(monkeypatch):
     """Run moto's S3 API server on loopback (a real HTTP S3 endpoint, not mocked calls)."""
-    port = _free_port()
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()
-                break
-            except (urllib.error.URLError, ConnectionError):
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("moto_server did not start") from None
-                time.sleep(0.2)
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }.items():
+    with moto_server() as endpoint:
+        for name, value in CREDENTIALS.items():
             monkeypatch.setenv(name, value)
         yield endpoint
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 @pytest.fixture
