@@ -244,6 +244,9 @@ SPECTACULAR_SETTINGS = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("PHOENIX_API_MAX_BODY_BYTES", 1024 * 1024)
 # Scan times further ahead than this are refused as a scanner clock error.
 PHOENIX_EVENT_MAX_FUTURE_SECONDS = env_int("PHOENIX_EVENT_MAX_FUTURE_SECONDS", 15 * 60)
+# The API's changes feeds leave changes younger than this for a later page, so that a
+# transaction that commits late never lands behind a cursor already handed out (docs/api.md).
+PHOENIX_FEED_SETTLE_SECONDS = env_int("PHOENIX_FEED_SETTLE_SECONDS", 10)
 # Media (proof-of-delivery images, import files): S3 through django-storages when a bucket is
 # named, local disk otherwise. Objects are private; staff get them through a staff-only view
 # that redirects to a short-lived presigned URL. Credentials come from the instance role (or

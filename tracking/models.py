@@ -161,6 +161,8 @@ class Shipment(models.Model):
             models.Index(fields=["exception_open", "-created_at"], name="shipment_exception_created"),
             # Admin: date hierarchy and default ordering.
             models.Index(fields=["-created_at"], name="shipment_created"),
+            # API changes feed: a partner's shipments by (updated_at, id), keyset pagination.
+            models.Index(fields=["partner", "updated_at", "id"], name="shipment_partner_updated"),
         ]
 
     def __str__(self) -> str:

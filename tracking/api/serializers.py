@@ -143,6 +143,33 @@ class TrackingListSerializer(serializers.Serializer):
     results = TrackingResultSerializer(many=True)
 
 
+class ChangedShipmentSerializer(TrackingSerializer):
+    updated_at = serializers.DateTimeField(help_text="When its tracking last changed.")
+
+
+class ShipmentsPageSerializer(serializers.Serializer):
+    shipments = ChangedShipmentSerializer(many=True)
+    next = serializers.URLField(allow_null=True, help_text="The next page, or null at the end.")
+
+
+class FeedEventSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="Opaque and stable; also a cursor for `after`.")
+    tracking_number = serializers.CharField()
+    code = serializers.ChoiceField(choices=EventCode.choices)
+    milestone = serializers.ChoiceField(choices=Milestone.choices, allow_null=True)
+    reason = serializers.ChoiceField(choices=ExceptionReason.choices, allow_null=True)
+    occurred_at = serializers.DateTimeField(help_text="The scanner's time.")
+    recorded_at = serializers.DateTimeField(help_text="When Phoenix recorded it (the feed's order).")
+    facility = serializers.CharField(allow_null=True, help_text="The facility code.")
+    partner_event_id = serializers.CharField(allow_null=True, help_text="Your id, for events you posted.")
+
+
+class EventsPageSerializer(serializers.Serializer):
+    events = FeedEventSerializer(many=True)
+    cursor = serializers.CharField(allow_null=True, help_text="Where to resume later (the last event seen).")
+    next = serializers.URLField(allow_null=True, help_text="The next page, or null when nothing is left yet.")
+
+
 class ErrorBodySerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Stable, machine-readable, e.g. invalid, not_found, throttled.")
     message = serializers.CharField()

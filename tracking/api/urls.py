@@ -46,8 +46,8 @@ urlpatterns = [
     path("v1/tracking/<str:number>", english(api.tracking_detail), name="tracking-detail"),
     path("v1/tracking", english(api.tracking_list), name="tracking-list"),
     path("v1/proofs/<int:id>", english(api.proof_file), name="proof"),
-    path("v1/shipments", english(api.shipments_create), name="shipments"),
-    path("v1/events", english(api.events_create), name="events"),
+    path("v1/shipments", english(api.shipments), name="shipments"),
+    path("v1/events", english(api.events), name="events"),
     path("schema/", english(SpectacularAPIView.as_view()), name="schema"),
     path("docs/", english(_docs_view()), name="docs"),
     # Anything else under /api/ answers a JSON 404, never an HTML page.

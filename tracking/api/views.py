@@ -8,7 +8,6 @@ Errors use the one shape of tracking/api/errors.py. See docs/api.md.
 import logging
 
 from django.http import Http404, HttpResponse
-from django.urls import reverse
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
@@ -17,17 +16,15 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 
 from tracking import images, numbers
-from tracking.api import serializers
+from tracking.api import feeds, projection, serializers
 from tracking.api.auth import HasPartnerToken, PartnerTokenAuthentication
 from tracking.api.errors import ApiError
 from tracking.api.idempotency import Idempotency
 from tracking.models import (
-    Contact,
     EventSource,
     Facility,
     ProofOfDelivery,
     Shipment,
-    TrackingEvent,
 )
 from tracking.services import events_ingest, shipment_create_many
 
@@ -85,107 +82,6 @@ ERROR_HEADERS = [
 ]
 
 
-def _partner(request):
-    return request.auth.partner if request.auth is not None else None
-
-
-def _tracking_load(request, canonical: list[str]) -> dict[str, dict]:
-    """Return the projection of each found shipment by number.
-
-    Two queries (shipments, events with their facilities), plus two (contacts, proofs of
-    delivery) when the request's partner owns any of them, whatever the count.
-    """
-    if not canonical:
-        return {}
-    partner = _partner(request)
-    shipments = list(Shipment.objects.filter(tracking_number__in=canonical))
-    if not shipments:
-        return {}
-    timeline: dict[int, list[TrackingEvent]] = {s.pk: [] for s in shipments}
-    events = (
-        TrackingEvent.objects.filter(shipment__in=shipments)
-        .select_related("facility")
-        .order_by("shipment_id", "-occurred_at", "-id")
-    )
-    for event in events:
-        timeline[event.shipment_id].append(event)
-    owned = {s.pk for s in shipments if partner is not None and s.partner_id == partner.pk}
-    contacts: dict[int, dict[str, Contact]] = {pk: {} for pk in owned}
-    proofs: dict[int, list[dict]] = {pk: [] for pk in owned}
-    if owned:
-        for contact in Contact.objects.filter(shipment_id__in=owned):
-            contacts[contact.shipment_id][contact.role] = contact
-        for proof in ProofOfDelivery.objects.filter(shipment_id__in=owned).order_by("shipment_id", "uploaded_at", "id"):
-            proofs[proof.shipment_id].append(_proof(request, proof))
-    return {
-        s.tracking_number: _tracking_projection(s, timeline[s.pk], contacts.get(s.pk), proofs.get(s.pk), partner)
-        for s in shipments
-    }
-
-
-def _tracking_projection(shipment: Shipment, events: list[TrackingEvent], contacts, proofs, partner) -> dict:
-    data = {
-        "tracking_number": shipment.tracking_number,
-        "display_number": shipment.display_number,
-        "milestone": shipment.milestone,
-        "milestone_at": shipment.milestone_at,
-        "delivered_at": shipment.delivered_at,
-        "exception": {"open": shipment.exception_open, "reason": shipment.exception_reason or None},
-        "eta": {"earliest": shipment.eta_earliest, "latest": shipment.eta_latest},
-        "origin": {"city": shipment.origin_city},
-        "destination": {"city": shipment.destination_city},
-        "events": [
-            {
-                "code": e.code,
-                "milestone": e.milestone or None,
-                "reason": e.reason or None,
-                "occurred_at": e.occurred_at,
-                "facility": {"city": e.facility.city} if e.facility else None,
-            }
-            for e in events
-        ],
-    }
-    if contacts is None:
-        return data
-    data["private"] = {
-        "reference": shipment.reference,
-        "service": shipment.service,
-        "weight_grams": shipment.weight_grams,
-        "pieces": shipment.pieces,
-        "destination_postal_code": shipment.destination_postal_code,
-        "recipient": _contact(contacts.get(Contact.Role.RECIPIENT)),
-        "sender": _contact(contacts.get(Contact.Role.SENDER)),
-        "events": [
-            {
-                "occurred_at": e.occurred_at,
-                "facility": e.facility.code if e.facility else None,
-                "note": e.note,
-                "id": e.partner_event_id if e.partner_id == partner.pk else None,
-            }
-            for e in events
-        ],
-        "proof_of_delivery": proofs,
-    }
-    return data
-
-
-def _proof(request, proof: ProofOfDelivery) -> dict:
-    return {
-        "id": proof.pk,
-        "kind": proof.kind,
-        "content_type": proof.content_type,
-        "uploaded_at": proof.uploaded_at,
-        "url": request.build_absolute_uri(reverse("api:proof", args=[proof.pk])),
-    }
-
-
-def _contact(contact: Contact | None) -> dict | None:
-    if contact is None:
-        return None
-    fields = ("name", "phone", "email", "address", "city", "state", "postal_code", "country")
-    return {field: getattr(contact, field) for field in fields}
-
-
 @extend_schema(
     operation_id="tracking_retrieve",
     parameters=ERROR_HEADERS,
@@ -202,7 +98,7 @@ def tracking_detail(request, number: str) -> Response:
     except numbers.InvalidTrackingNumber as exc:
         message = numbers.error_message(number, exc.reason)
         raise ApiError(400, "invalid_tracking_number", message, {"number": [message]}) from None
-    found = _tracking_load(request, [canonical])
+    found = projection.by_number(request, [canonical])
     if canonical not in found:
         raise ApiError(404, "not_found", f"No shipment has the tracking number {canonical}.")
     return Response(found[canonical])
@@ -232,7 +128,7 @@ def tracking_list(request) -> Response:
             parsed.append((token, numbers.parse(token), None))
         except numbers.InvalidTrackingNumber as exc:
             parsed.append((token, None, numbers.error_message(token, exc.reason)))
-    found = _tracking_load(request, sorted({number for _, number, _ in parsed if number}))
+    found = projection.by_number(request, sorted({number for _, number, _ in parsed if number}))
     results = []
     for token, number, error in parsed:
         if error:
@@ -312,6 +208,24 @@ def proof_file(request, id: int) -> HttpResponse:
 
 
 @extend_schema(
+    methods=["GET"],
+    operation_id="shipments_changed",
+    summary="Your shipments changed since a time (the changes feed)",
+    description="Your shipments whose tracking changed at or after `updated_after`, oldest change first, as "
+    "tracking objects with `private` and `updated_at`. Follow `next` (also in the `Link` header) until it is "
+    "null; keep the last `next` to resume later. Changes younger than about ten seconds appear on a later "
+    "page. A shipment changed again moves to the end of the feed.",
+    parameters=[
+        *ERROR_HEADERS,
+        OpenApiParameter("updated_after", OpenApiTypes.DATETIME, description="Required on the first page."),
+        OpenApiParameter("cursor", str, description="From `next`: where the previous page ended."),
+        OpenApiParameter("limit", int, description="Items per page, 1 to 500 (default 100)."),
+    ],
+    responses={200: serializers.ShipmentsPageSerializer, **_errors(400, 401, 403, 429, 503)},
+    tags=["shipments"],
+)
+@extend_schema(
+    methods=["POST"],
     operation_id="shipments_create",
     summary="Create shipments",
     description="One shipment object, or a list of up to 100 (all are created or none). "
@@ -344,9 +258,15 @@ def proof_file(request, id: int) -> HttpResponse:
     },
     tags=["shipments"],
 )
-@api_view(["POST"])
+@api_view(["GET", "POST"])
 @permission_classes([HasPartnerToken])
-def shipments_create(request) -> Response:
+def shipments(request) -> Response:
+    if request.method == "GET":
+        return feeds.shipments_changed(request, partner=request.auth.partner)
+    return _shipments_create(request)
+
+
+def _shipments_create(request) -> Response:
     partner = request.auth.partner
     data = request.data
     many = isinstance(data, list)
@@ -420,6 +340,22 @@ def _shipment_created(request, shipment: Shipment) -> dict:
 
 
 @extend_schema(
+    methods=["GET"],
+    operation_id="events_after",
+    summary="Scan events of your shipments after a cursor (the changes feed)",
+    description="Every scan event of your shipments, in the order Phoenix recorded them, after the cursor "
+    "`after` (from the start without one). Follow `next` until it is null; `cursor` is where to resume when "
+    "polling later. Events younger than about ten seconds appear on a later page.",
+    parameters=[
+        *ERROR_HEADERS,
+        OpenApiParameter("after", str, description="From `next` or `cursor` of the previous page."),
+        OpenApiParameter("limit", int, description="Items per page, 1 to 500 (default 100)."),
+    ],
+    responses={200: serializers.EventsPageSerializer, **_errors(400, 401, 403, 429, 503)},
+    tags=["events"],
+)
+@extend_schema(
+    methods=["POST"],
     operation_id="events_create",
     parameters=ERROR_HEADERS,
     summary="Post up to 500 scan events",
@@ -430,9 +366,15 @@ def _shipment_created(request, shipment: Shipment) -> dict:
     responses={200: serializers.EventsResultSerializer, **_errors(400, 401, 403, 413, 415, 429, 503)},
     tags=["events"],
 )
-@api_view(["POST"])
+@api_view(["GET", "POST"])
 @permission_classes([HasPartnerToken])
-def events_create(request) -> Response:
+def events(request) -> Response:
+    if request.method == "GET":
+        return feeds.events_after(request, partner=request.auth.partner)
+    return _events_create(request)
+
+
+def _events_create(request) -> Response:
     data = request.data
     if not isinstance(data, dict) or "events" not in data:
         raise ApiError(400, "invalid", 'Send {"events": [...]}.', {"events": ["This field is required."]})

@@ -29,8 +29,8 @@ def test_an_unknown_path_is_a_json_404(client, path):
 @pytest.mark.parametrize(
     ("method", "path"),
     [
-        ("get", "/api/v1/events"),
-        ("get", "/api/v1/shipments"),
+        ("delete", "/api/v1/events"),  # GET is the changes feed
+        ("patch", "/api/v1/shipments"),
         ("delete", "/api/v1/tracking/QP1"),
         ("put", "/api/v1/tracking"),
     ],

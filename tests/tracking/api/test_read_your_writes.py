@@ -63,3 +63,53 @@ def test_without_the_writer_the_api_answers_503_json_with_retry_after(live_app):
     assert response.headers["Content-Type"].startswith("application/json")
     assert int(response.headers["Retry-After"]) >= 1
     assert set(response.json()["error"]) >= {"code", "message"}
+
+
+SHIPMENT_FOR = (
+    "from tracking.models import Facility, Partner\n"
+    "from tracking.services import shipment_create\n"
+    "shipment = shipment_create(partner=Partner.objects.get(name={name!r}),\n"
+    "    origin_facility=Facility.objects.get(code='MEX01'), destination_facility=Facility.objects.get(code='GDL01'),\n"
+    "    destination_postal_code='44100', weight_grams=500, recipient={{'name': 'Ana', 'postal_code': '44100'}})\n"
+    "print(shipment.tracking_number)"
+)
+
+
+def _age_on_writer(live_app, number: str) -> None:
+    """Make the shipment's last change a minute old, on the writer only (replication is stopped)."""
+    live_app.writer_sql(
+        f"UPDATE `{live_app.database}`.tracking_shipment SET updated_at = NOW(6) - INTERVAL 1 MINUTE"
+        " WHERE tracking_number = %s",
+        [number],
+    )
+
+
+def test_the_changes_feed_is_read_from_the_replica_and_from_the_writer_after_a_write(live_app):
+    live_app.seed(1)
+    key = _new_partner(live_app, "Feed Partner")
+    auth = {"Authorization": f"Token {key}"}
+    # The token's bookkeeping write (last_used_at, once a minute) would pin the partner to the
+    # writer for this request and the pin window: the token counts as used a moment ago.
+    live_app.writer_sql(
+        f"UPDATE `{live_app.database}`.tracking_partnertoken t JOIN `{live_app.database}`.tracking_partner p"
+        " ON p.id = t.partner_id SET t.last_used_at = NOW(6) WHERE p.name = %s",
+        ["Feed Partner"],
+    )
+    live_app.wait_replica()
+    with live_app.replication_stopped():
+        # An operator creates a shipment for the partner: a change the replica has not seen, made
+        # old enough on the writer to be past the feed's settle window.
+        number = live_app.manage("shell", "-c", SHIPMENT_FOR.format(name="Feed Partner")).stdout.split()[-1]
+        _age_on_writer(live_app, number)
+        feed = "/api/v1/shipments?updated_after=2020-01-01T00:00:00Z"
+        client = live_app.client()
+        # The partner has written nothing: its read goes to the replica, which lacks the shipment.
+        assert client.get(feed, headers=auth).json()["shipments"] == []
+
+        event = {"id": "feed-1", "tracking_number": number, "milestone": "picked_up"}
+        event["occurred_at"] = datetime.now(UTC).isoformat()
+        assert client.post("/api/v1/events", json_body={"events": [event]}, headers=auth).status == 200
+        _age_on_writer(live_app, number)
+        # Now it has written: its pin sends the feed to the writer, and it reads its own change.
+        mine = client.get(feed, headers=auth).json()["shipments"]
+        assert [(s["tracking_number"], s["milestone"]) for s in mine] == [(number, "picked_up")]

@@ -82,6 +82,8 @@ def test_the_schema_covers_every_endpoint_with_the_error_shape_and_token_auth(db
     shipments = document["paths"]["/api/v1/shipments"]["post"]
     assert {"201", "400", "401", "422", "429"} <= set(shipments["responses"])
     assert any(p["name"] == "Idempotency-Key" for p in shipments["parameters"])
+    for path in ("/api/v1/shipments", "/api/v1/events"):  # the changes feeds
+        assert {"200", "400", "401", "429"} <= set(document["paths"][path]["get"]["responses"])
     proofs = document["paths"]["/api/v1/proofs/{id}"]["get"]
     assert {"200", "302", "401", "404"} <= set(proofs["responses"])
     assert proofs["security"] == [{"partnerToken": []}]
@@ -100,7 +102,7 @@ def test_the_docs_page_loads_swagger_ui_without_inline_scripts(db):
     assert "/api/schema/" in script.content.decode()
 
 
-def test_successful_answers_match_the_schema(partner_key, served_in_test_transaction, media_root):
+def test_successful_answers_match_the_schema(partner_key, served_in_test_transaction, media_root, settings):
     """Generated data rarely names a real facility, shipment or proof, so check those answers here."""
     auth = {"Authorization": f"Token {partner_key}"}
 
@@ -142,6 +144,11 @@ def test_successful_answers_match_the_schema(partner_key, served_in_test_transac
     assert call("/api/v1/proofs/{id}", "GET", path_parameters={"id": proof.pk + 1}).status_code == 404
     listed = call("/api/v1/tracking", "GET", query={"numbers": f"{number},QP1,{numbers.generate()}"})
     assert [r["status"] for r in listed.json()["results"]][:2] == ["found", "invalid"]
+    settings.PHOENIX_FEED_SETTLE_SECONDS = 0
+    changed = call("/api/v1/shipments", "GET", query={"updated_after": "2020-01-01T00:00:00Z", "limit": 1})
+    assert changed.json()["shipments"] and changed.json()["next"]
+    feed = call("/api/v1/events", "GET", query={"limit": 2})
+    assert len(feed.json()["events"]) == 2 and feed.json()["next"]
 
 
 def test_error_answers_and_their_headers_match_the_schema(partner_key, served_in_test_transaction, rates):
