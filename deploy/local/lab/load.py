@@ -48,12 +48,28 @@ def request(
 # ---------------------------------------------------------------- a cookie client
 
 
+class Headers(dict):
+    """Response headers looked up in any case: HAProxy, as the ALB, sends names in lower case."""
+
+    def __init__(self, pairs) -> None:
+        super().__init__((name.lower(), value) for name, value in pairs)
+
+    def __getitem__(self, name: str) -> str:
+        return super().__getitem__(name.lower())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and super().__contains__(name.lower())
+
+    def get(self, name: str, default=None):
+        return super().get(name.lower(), default)
+
+
 @dataclass
 class Response:
     """What ``Client`` got back (after the redirects it followed)."""
 
     status: int
-    headers: dict[str, str]
+    headers: Headers
     body: str
     url: str
 
@@ -101,9 +117,9 @@ class Client:
             request = urllib.request.Request(url, data=body, method=method, headers=headers)
             try:
                 with self._opener.open(request, timeout=self.timeout) as raw:
-                    response = Response(raw.status, dict(raw.headers.items()), raw.read().decode(), url)
+                    response = Response(raw.status, Headers(raw.headers.items()), raw.read().decode(), url)
             except urllib.error.HTTPError as error:
-                response = Response(error.code, dict(error.headers.items()), error.read().decode(), url)
+                response = Response(error.code, Headers(error.headers.items()), error.read().decode(), url)
             if follow and response.status in (301, 302, 303) and "Location" in response.headers:
                 url, method, body = urllib.parse.urljoin(url, response.headers["Location"]), "GET", None
                 headers.pop("Content-Type", None)
