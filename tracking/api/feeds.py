@@ -37,6 +37,7 @@ def shipments_changed(request, *, partner: Partner) -> Response:
     Four queries whatever the page size: the page, its events, contacts and proofs.
     """
     limit = _limit(request)
+    projection.language_of(request)
     cursor = request.query_params.get("cursor")
     queryset = Shipment.objects.filter(partner=partner, updated_at__lte=_settled())
     if cursor:
@@ -46,10 +47,7 @@ def shipments_changed(request, *, partner: Partner) -> Response:
         queryset = queryset.filter(updated_at__gte=_updated_after(request))
     page = list(queryset.order_by("updated_at", "pk")[: limit + 1])
     more, page = len(page) > limit, page[:limit]
-    items = [
-        {**data, "updated_at": shipment.updated_at}
-        for shipment, data in zip(page, projection.of(request, page), strict=True)
-    ]
+    items = projection.of(request, page)
     after = _encode(f"{page[-1].updated_at.isoformat()}|{page[-1].pk}") if more else None
     return _page(request, {"shipments": items}, after, "cursor", limit)
 
@@ -70,7 +68,7 @@ def events_after(request, *, partner: Partner) -> Response:
     more, rows = len(rows) > limit, rows[:limit]
     items = [
         {
-            "id": _encode(f"e{event.pk}"),
+            "id": projection.event_id(event.pk),
             "tracking_number": event.shipment.tracking_number,
             "code": event.code,
             "milestone": event.milestone or None,

@@ -4,9 +4,59 @@ Shared by the tracking lookups and the changes feed, so a shipment reads the sam
 partner meets it. Personal data and proofs appear only with the owning partner's token.
 """
 
-from django.urls import reverse
+import base64
 
-from tracking.models import Contact, ProofOfDelivery, Shipment, TrackingEvent
+from django.conf import settings
+from django.urls import reverse
+from django.utils import translation
+
+from tracking import milestones
+from tracking.api.errors import ApiError
+from tracking.models import (
+    Contact,
+    EventCode,
+    ExceptionReason,
+    Milestone,
+    ProofOfDelivery,
+    Shipment,
+    TrackingEvent,
+)
+
+LANGUAGES = ("es", "en")
+# What an open exception is about, for partners that route their customer service by it.
+REASON_GROUPS = {
+    ExceptionReason.RECIPIENT_NOT_HOME: "recipient",
+    ExceptionReason.REFUSED: "recipient",
+    ExceptionReason.ADDRESS_ISSUE: "address",
+    ExceptionReason.CUSTOMS_DOCUMENTATION: "customs",
+    ExceptionReason.WEATHER_DELAY: "weather",
+    ExceptionReason.MISSED_CONNECTION: "carrier",
+    ExceptionReason.HELD_AT_FACILITY: "carrier",
+    ExceptionReason.DAMAGED: "carrier",
+}
+# Someone must act for the parcel to move: the recipient (be home, collect it, fix the address,
+# send papers) or the shipper on their behalf.
+ACTION_REASONS = {
+    ExceptionReason.RECIPIENT_NOT_HOME,
+    ExceptionReason.ADDRESS_ISSUE,
+    ExceptionReason.CUSTOMS_DOCUMENTATION,
+    ExceptionReason.REFUSED,
+}
+ACTION_MILESTONES = {milestones.DELIVERY_ATTEMPTED, milestones.AVAILABLE_FOR_PICKUP}
+
+
+def event_id(pk: int) -> str:
+    """Return the opaque, stable id of an event (also a cursor of the events feed)."""
+    return base64.urlsafe_b64encode(f"e{pk}".encode()).decode().rstrip("=")
+
+
+def language_of(request) -> str | None:
+    """Return the ``lang`` the request asks messages in, or None; raise ApiError for another."""
+    language = request.query_params.get("lang")
+    if language is not None and language not in LANGUAGES:
+        message = "Give lang=es or lang=en, or leave it out."
+        raise ApiError(400, "invalid", message, {"lang": [message]})
+    return language
 
 
 def by_number(request, canonical: list[str]) -> dict[str, dict]:
@@ -27,6 +77,7 @@ def of(request, shipments: list[Shipment]) -> list[dict]:
     """
     if not shipments:
         return []
+    language = language_of(request)
     partner = request.auth.partner if request.auth is not None else None
     timeline: dict[int, list[TrackingEvent]] = {s.pk: [] for s in shipments}
     events = (
@@ -44,26 +95,54 @@ def of(request, shipments: list[Shipment]) -> list[dict]:
             contacts[contact.shipment_id][contact.role] = contact
         for proof in ProofOfDelivery.objects.filter(shipment_id__in=owned).order_by("shipment_id", "uploaded_at", "id"):
             proofs[proof.shipment_id].append(_proof(request, proof))
-    return [_projection(s, timeline[s.pk], contacts.get(s.pk), proofs.get(s.pk), partner) for s in shipments]
+    projections = [_projection(s, timeline[s.pk], contacts.get(s.pk), proofs.get(s.pk), partner) for s in shipments]
+    if language:
+        with translation.override(language):
+            for shipment, data in zip(shipments, projections, strict=True):
+                _localize(shipment, timeline[shipment.pk], data)
+    return projections
+
+
+def _localize(shipment: Shipment, events: list[TrackingEvent], data: dict) -> None:
+    """Add ``message`` to the shipment and its events, in the active language."""
+    message = str(Milestone(shipment.milestone).label)
+    if shipment.exception_open and shipment.exception_reason:
+        message = f"{message}: {ExceptionReason(shipment.exception_reason).label}"
+    data["message"] = message
+    for event, item in zip(events, data["events"], strict=True):
+        item["message"] = str(EventCode(event.code).label)
 
 
 def _projection(shipment: Shipment, events: list[TrackingEvent], contacts, proofs, partner) -> dict:
+    # The per-shipment sequence of an event is its position in recorded order, as in webhooks.
+    sequence = {pk: position for position, pk in enumerate(sorted(e.pk for e in events), start=1)}
+    reason = shipment.exception_reason if shipment.exception_open else ""
     data = {
         "tracking_number": shipment.tracking_number,
         "display_number": shipment.display_number,
+        "public_url": settings.PHOENIX_SITE_URL + shipment.get_absolute_url(),
         "milestone": shipment.milestone,
         "milestone_at": shipment.milestone_at,
         "delivered_at": shipment.delivered_at,
-        "exception": {"open": shipment.exception_open, "reason": shipment.exception_reason or None},
+        "updated_at": shipment.updated_at,
+        "action_required": reason in ACTION_REASONS or shipment.milestone in ACTION_MILESTONES,
+        "exception": {
+            "open": shipment.exception_open,
+            "reason": shipment.exception_reason or None,
+            "group": REASON_GROUPS.get(reason) if reason else None,
+        },
         "eta": {"earliest": shipment.eta_earliest, "latest": shipment.eta_latest},
         "origin": {"city": shipment.origin_city},
         "destination": {"city": shipment.destination_city},
         "events": [
             {
+                "id": event_id(e.pk),
+                "sequence": sequence[e.pk],
                 "code": e.code,
                 "milestone": e.milestone or None,
                 "reason": e.reason or None,
                 "occurred_at": e.occurred_at,
+                "time_zone": e.facility.time_zone if e.facility else None,
                 "facility": {"city": e.facility.city} if e.facility else None,
             }
             for e in events

@@ -93,16 +93,25 @@ class CitySerializer(serializers.Serializer):
 
 
 class EventOutSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="Opaque and stable; the same id as in the events feed.")
+    sequence = serializers.IntegerField(help_text="1, 2, ... in the order Phoenix recorded the shipment's events.")
     code = serializers.ChoiceField(choices=EventCode.choices)
     milestone = serializers.ChoiceField(choices=Milestone.choices, allow_null=True)
     reason = serializers.ChoiceField(choices=ExceptionReason.choices, allow_null=True)
     occurred_at = serializers.DateTimeField()
+    time_zone = serializers.CharField(allow_null=True, help_text="The facility's IANA time zone, for local times.")
     facility = CitySerializer(allow_null=True)
+    message = serializers.CharField(required=False, help_text="With ?lang=es|en: the event, in words.")
 
 
 class ExceptionOutSerializer(serializers.Serializer):
     open = serializers.BooleanField()
     reason = serializers.ChoiceField(choices=ExceptionReason.choices, allow_null=True)
+    group = serializers.ChoiceField(
+        choices=["recipient", "address", "customs", "weather", "carrier"],
+        allow_null=True,
+        help_text="What the open exception is about; null when none is open.",
+    )
 
 
 class EtaSerializer(serializers.Serializer):
@@ -115,9 +124,16 @@ class TrackingSerializer(serializers.Serializer):
 
     tracking_number = serializers.CharField()
     display_number = serializers.CharField()
+    public_url = serializers.URLField(help_text="The shipment's public tracking page.")
     milestone = serializers.ChoiceField(choices=Milestone.choices)
     milestone_at = serializers.DateTimeField(allow_null=True)
     delivered_at = serializers.DateTimeField(allow_null=True)
+    updated_at = serializers.DateTimeField(help_text="When its tracking last changed.")
+    action_required = serializers.BooleanField(
+        help_text="Someone must act for the parcel to move: a failed attempt, a parcel to collect, or an "
+        "exception about the recipient, the address or customs papers."
+    )
+    message = serializers.CharField(required=False, help_text="With ?lang=es|en: the status, in words.")
     exception = ExceptionOutSerializer()
     eta = EtaSerializer()
     origin = CitySerializer()
@@ -143,12 +159,8 @@ class TrackingListSerializer(serializers.Serializer):
     results = TrackingResultSerializer(many=True)
 
 
-class ChangedShipmentSerializer(TrackingSerializer):
-    updated_at = serializers.DateTimeField(help_text="When its tracking last changed.")
-
-
 class ShipmentsPageSerializer(serializers.Serializer):
-    shipments = ChangedShipmentSerializer(many=True)
+    shipments = TrackingSerializer(many=True)
     next = serializers.URLField(allow_null=True, help_text="The next page, or null at the end.")
 
 

@@ -66,6 +66,10 @@ def _errors(*codes: int) -> dict:
     return {code: OpenApiResponse(ERRORS, description=descriptions[code]) for code in codes}
 
 
+LANG = OpenApiParameter(
+    "lang", str, enum=["es", "en"], description="Adds `message` to the shipment and its events, in this language."
+)
+
 # Response headers of the errors, documented on every operation.
 ERROR_HEADERS = [
     OpenApiParameter(
@@ -84,7 +88,7 @@ ERROR_HEADERS = [
 
 @extend_schema(
     operation_id="tracking_retrieve",
-    parameters=ERROR_HEADERS,
+    parameters=[*ERROR_HEADERS, LANG],
     auth=[{"partnerToken": []}, {}],
     summary="Track one shipment",
     description="The public projection; with the token of the partner that created the shipment, also `private`.",
@@ -93,6 +97,7 @@ ERROR_HEADERS = [
 )
 @api_view(["GET"])
 def tracking_detail(request, number: str) -> Response:
+    projection.language_of(request)
     try:
         canonical = numbers.parse(number)
     except numbers.InvalidTrackingNumber as exc:
@@ -109,13 +114,15 @@ def tracking_detail(request, number: str) -> Response:
     auth=[{"partnerToken": []}, {}],
     summary="Track up to 25 shipments",
     parameters=[
-        OpenApiParameter("numbers", str, required=True, description="Up to 25 tracking numbers, separated by commas.")
+        OpenApiParameter("numbers", str, required=True, description="Up to 25 tracking numbers, separated by commas."),
+        LANG,
     ],
     responses={200: serializers.TrackingListSerializer, **_errors(400, 401, 403, 429, 503)},
     tags=["tracking"],
 )
 @api_view(["GET"])
 def tracking_list(request) -> Response:
+    projection.language_of(request)
     tokens = numbers.split_many(request.query_params.get("numbers", ""))
     if not tokens:
         raise ApiError(400, "invalid", "Give up to 25 tracking numbers.", {"numbers": ["This field is required."]})
@@ -219,6 +226,7 @@ def proof_file(request, id: int) -> HttpResponse:
         *ERROR_HEADERS,
         OpenApiParameter("updated_after", OpenApiTypes.DATETIME, description="Required on the first page."),
         OpenApiParameter("cursor", str, description="From `next`: where the previous page ended."),
+        LANG,
         OpenApiParameter("limit", int, description="Items per page, 1 to 500 (default 100)."),
     ],
     responses={200: serializers.ShipmentsPageSerializer, **_errors(400, 401, 403, 429, 503)},

@@ -54,7 +54,7 @@ def test_the_public_projection_has_milestone_cities_and_events_but_no_personal_d
     body = response.json()
     assert body["tracking_number"] == shipment.tracking_number
     assert body["milestone"] == "in_transit"
-    assert body["exception"] == {"open": True, "reason": "weather_delay"}
+    assert body["exception"] == {"open": True, "reason": "weather_delay", "group": "weather"}
     assert body["origin"] == {"city": "Ciudad de México"}
     assert body["destination"] == {"city": "Guadalajara"}
     assert [e["code"] for e in body["events"]] == ["arrived_at_facility", "picked_up", "label_created"]
