@@ -6,8 +6,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
+from tests.tracking.cutover.conftest import MESSAGE
 from tracking import numbers
-from tracking.cutover.maintenance import maintenance_forget, maintenance_switch
+from tracking.cutover.maintenance import maintenance_switch
 from tracking.models import Facility
 
 # Two well-formed numbers nobody shipped: the results page, read-only (one malformed number
@@ -15,21 +16,6 @@ from tracking.models import Facility
 UNKNOWN_NUMBERS = f"{numbers.from_body(1)},{numbers.from_body(2)}"
 
 pytestmark = pytest.mark.django_db
-
-MESSAGE = "We are moving to a new database until 11:00; tracking still works."
-
-
-@pytest.fixture(autouse=True)
-def fresh_switch_read():
-    """Each test reads the switch afresh (its row is rolled back after every test)."""
-    maintenance_forget()
-    yield
-    maintenance_forget()
-
-
-@pytest.fixture
-def frozen():
-    maintenance_switch(enabled=True, message=MESSAGE, changed_by="test")
 
 
 def facility_form(code: str) -> dict:
