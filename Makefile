@@ -21,6 +21,7 @@ test: test-deps lint lint-infra migrations-check
 ## bench: the performance benchmark (BENCH_SCALE=20000 for a quick run); writes docs/performance.md
 bench: test-deps
 	$(PY) deploy/local/bench.py
+	$(PY) deploy/local/bench_instructions.py --write
 
 ## lint: ruff (lint and format check)
 lint: deps

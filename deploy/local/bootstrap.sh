@@ -28,6 +28,8 @@ test_needs=(
     "wrk:wrk"
     "node:nodejs"
     "npm:npm"
+    "valgrind:valgrind"
+    "openssl:openssl"
 )
 
 stack_needs=(
