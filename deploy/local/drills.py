@@ -575,8 +575,10 @@ class Load:
 def prepare(stack: Stack) -> dict:
     """Partners, tokens and the numbers the load uses."""
 
-    def token(name: str) -> str:
-        output = stack.manage("create_partner", name)
+    def token(name: str, hubs: tuple[str, ...] = ()) -> str:
+        # A partner writes only its own shipments unless it holds a scope: the scanners and the
+        # partner that post events get a hub scope for every facility the load scans at.
+        output = stack.manage("create_partner", name, *[arg for code in hubs for arg in ("--hub", code)])
         # create_partner prints the key alone on its line.
         keys = [line.strip() for line in output.splitlines() if re.fullmatch(r"\s*[A-Za-z0-9_\-.~+/=]{20,}\s*", line)]
         if len(keys) != 1:
@@ -604,8 +606,8 @@ def prepare(stack: Stack) -> dict:
         "facilities": facilities,
         "staff_facility_id": facility_id,
         "shop_token": token("Drill shop"),
-        "scanner_token": token("Drill hub scanner"),
-        "partner_token": token("Drill partner"),
+        "scanner_token": token("Drill hub scanner", tuple(facilities)),
+        "partner_token": token("Drill partner", tuple(facilities)),
         "admin_user": stack.env["PHOENIX_ADMIN_USER"],
         "admin_password": stack.env["PHOENIX_ADMIN_PASSWORD"],
     }

@@ -42,6 +42,7 @@ from tracking.models import (
     EventSource,
     Facility,
     Partner,
+    PartnerScope,
     ProofOfDelivery,
     Shipment,
     TrackingEvent,
@@ -575,6 +576,30 @@ class FacilityAdmin(admin.ModelAdmin):
     search_fields = ["code", "name", "city"]
 
 
+class PartnerScopeInline(admin.TabularInline):
+    """What a partner may write beyond its own shipments (docs/api.md, "Who may write what")."""
+
+    model = PartnerScope
+    fk_name = "partner"
+    extra = 0
+    fields = ["kind", "facility", "shipper", "note", "created_at"]
+    readonly_fields = ["created_at"]
+    autocomplete_fields = ["facility", "shipper"]
+
+
 @admin.register(Partner)
 class PartnerAdmin(admin.ModelAdmin):
     list_display = ["name", "is_active", "created_at"]
+    search_fields = ["name"]
+    inlines = [PartnerScopeInline]
+
+
+@admin.register(PartnerScope)
+class PartnerScopeAdmin(SimpleHistoryAdmin):
+    """Every scope, with its audit history (who granted or removed it, when)."""
+
+    list_display = ["partner", "kind", "facility", "shipper", "created_at"]
+    list_filter = ["kind"]
+    list_select_related = ["partner", "facility", "shipper"]
+    autocomplete_fields = ["partner", "facility", "shipper"]
+    search_fields = ["partner__name"]
