@@ -402,6 +402,8 @@ PHOENIX_NOTIFY_LEASE_SECONDS = env_int("PHOENIX_NOTIFY_LEASE_SECONDS", 300)
 # Subscription requests allowed per hour, per shipment and per client IP.
 PHOENIX_NOTIFY_RATE_PER_SHIPMENT = env_int("PHOENIX_NOTIFY_RATE_PER_SHIPMENT", 5)
 PHOENIX_NOTIFY_RATE_PER_IP = env_int("PHOENIX_NOTIFY_RATE_PER_IP", 20)
+# Confirmation e-mails sent to one address in 24 hours, whatever the shipments and clients.
+PHOENIX_NOTIFY_CONFIRMATIONS_PER_ADDRESS_PER_DAY = env_int("PHOENIX_NOTIFY_CONFIRMATIONS_PER_ADDRESS_PER_DAY", 5)
 # Webhook URLs must be HTTPS to a public address. Only tests and local stacks set this, to
 # allow http:// to 127.0.0.1 (never any other private address).
 PHOENIX_WEBHOOK_ALLOW_LOOPBACK = env_bool("PHOENIX_WEBHOOK_ALLOW_LOOPBACK")

@@ -396,6 +396,8 @@ class Subscription(models.Model):
         indexes = [
             # Scan-event path: a shipment's active subscriptions (notifications_owed).
             models.Index(fields=["shipment", "status"], name="subscription_shipment_status"),
+            # Daily cap of confirmation e-mails per address, across shipments.
+            models.Index(fields=["email_hash"], name="subscription_email_hash"),
         ]
 
     def __str__(self) -> str:
