@@ -5,6 +5,7 @@ off but a clear message when the secret key is missing). Production sets the var
 SSM Parameter Store and Secrets Manager through deploy/userdata.sh.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -330,6 +331,23 @@ CONTENT_SECURITY_POLICY = {
 # Proxies in front of gunicorn that append to X-Forwarded-For (the ALB; HAProxy locally): the
 # client IP is the entry this many places from the right. 0 trusts no header (REMOTE_ADDR).
 PHOENIX_PROXY_HOPS = env_int("PHOENIX_PROXY_HOPS", 1)
+# /readyz answers only clients within these networks (the ALB's health checker connects from its
+# private addresses in the VPC; operators on the VPN) or with the header X-Readyz-Token equal to
+# PHOENIX_READYZ_TOKEN; anyone else gets 404. The default is loopback and the private ranges,
+# which hold any VPC CIDR; narrow it to the VPC CIDR where the VPC shares a range with others.
+PHOENIX_READYZ_NETWORKS = env_list(
+    "PHOENIX_READYZ_NETWORKS", "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16"
+)
+for _network in PHOENIX_READYZ_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"PHOENIX_READYZ_NETWORKS: {_network!r} is not a network such as 10.0.0.0/16"
+        ) from None
+PHOENIX_READYZ_TOKEN = env_secret("PHOENIX_READYZ_TOKEN")
+# Seconds one /readyz probe answers for in each process (0: probe on every request).
+PHOENIX_READYZ_CACHE_SECONDS = env_int("PHOENIX_READYZ_CACHE_SECONDS", 2)
 # Public tracking lookups, limited per client IP (tracking/site/ratelimit.py) against enumeration: every
 # lookup spends points from a budget that refills each window; a number that is not found and
 # a wrong postal code cost PHOENIX_LOOKUP_MISS_COST, a found number costs 1. Counters live in
