@@ -96,6 +96,7 @@ MIDDLEWARE = [
     "phoenix.db.middleware.SessionMiddleware",  # Django's, tolerant of a down writer on reads
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "tracking.api.middleware.PrivateAnswersMiddleware",  # Cache-Control of answers to a partner's token
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -229,6 +230,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "tracking.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+# Failed token checks (unknown keys) allowed per client address; past it the API answers 429
+# without looking any key up from that address until the window has passed.
+PHOENIX_API_TOKEN_FAILURES = env_str("PHOENIX_API_TOKEN_FAILURES", "20/minute")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Phoenix partner API",
     "DESCRIPTION": "Tracking JSON, proof-of-delivery images, shipment creation and bulk scan-event ingest. "
