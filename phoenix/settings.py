@@ -86,6 +86,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "phoenix.headers.PermissionsPolicyMiddleware",  # outermost: on every answer, /healthz too
     "phoenix.db.middleware.HealthCheckMiddleware",  # first: /healthz answers any Host header
     "django.middleware.security.SecurityMiddleware",
     # Serves /static/ from STATIC_ROOT inside gunicorn (behind the ALB there is no other web server).
@@ -314,6 +315,19 @@ SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
+# The language switch's cookie: like the others, HttpOnly, SameSite=Lax, Secure when they are.
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+# Staff sessions (the only sessions with a login) last a working day, not Django's two weeks.
+SESSION_COOKIE_AGE = env_int("PHOENIX_SESSION_SECONDS", 9 * 3600)
+# After the admin login, a missing or foreign ?next= lands on the admin index (not a 404).
+LOGIN_REDIRECT_URL = "admin:index"
+LOGIN_URL = "admin:login"
+PHOENIX_PERMISSIONS_POLICY = env_str(
+    "PHOENIX_PERMISSIONS_POLICY",
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+)
 X_FRAME_OPTIONS = "DENY"
 
 # Content-Security-Policy (django-csp): same-origin scripts, styles and images only, no inline
