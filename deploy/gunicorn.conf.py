@@ -21,6 +21,7 @@ import json
 import os
 from pathlib import Path
 
+import gunicorn.http.wsgi
 from gunicorn import glogging
 
 wsgi_app = "phoenix.wsgi:application"
@@ -55,6 +56,11 @@ max_requests_jitter = max_requests // 10
 # X-Forwarded-For/-Proto are trusted only from the load balancer's subnets (the VPC CIDR of
 # deploy/cloudformation/network.yaml); anybody else could claim to be on HTTPS.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "10.20.0.0/16")
+
+# gunicorn writes its own "Server: gunicorn" on every answer, before the app's headers, and has
+# no setting for it (a middleware cannot remove it): name the service instead of the software.
+# Set here, in the master, before the workers fork; re-set on every HUP.
+gunicorn.http.wsgi.SERVER = "phoenix"
 
 # Headers larger than this are refused with a 400 before Django sees them.
 limit_request_field_size = 8190

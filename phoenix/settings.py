@@ -5,6 +5,7 @@ off but a clear message when the secret key is missing). Production sets the var
 SSM Parameter Store and Secrets Manager through deploy/userdata.sh.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -85,6 +86,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "phoenix.headers.PermissionsPolicyMiddleware",  # outermost: on every answer, /healthz too
     "phoenix.db.middleware.HealthCheckMiddleware",  # first: /healthz answers any Host header
     "django.middleware.security.SecurityMiddleware",
     # Serves /static/ from STATIC_ROOT inside gunicorn (behind the ALB there is no other web server).
@@ -95,6 +97,7 @@ MIDDLEWARE = [
     "phoenix.db.middleware.SessionMiddleware",  # Django's, tolerant of a down writer on reads
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "tracking.api.middleware.PrivateAnswersMiddleware",  # Cache-Control of answers to a partner's token
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -228,6 +231,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "tracking.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+# Failed token checks (unknown keys) allowed per client address; past it the API answers 429
+# without looking any key up from that address until the window has passed.
+PHOENIX_API_TOKEN_FAILURES = env_str("PHOENIX_API_TOKEN_FAILURES", "20/minute")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Phoenix partner API",
     "DESCRIPTION": "Tracking JSON, proof-of-delivery images, shipment creation and bulk scan-event ingest. "
@@ -312,6 +318,19 @@ SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
+# The language switch's cookie: like the others, HttpOnly, SameSite=Lax, Secure when they are.
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+# Staff sessions (the only sessions with a login) last a working day, not Django's two weeks.
+SESSION_COOKIE_AGE = env_int("PHOENIX_SESSION_SECONDS", 9 * 3600)
+# After the admin login, a missing or foreign ?next= lands on the admin index (not a 404).
+LOGIN_REDIRECT_URL = "admin:index"
+LOGIN_URL = "admin:login"
+PHOENIX_PERMISSIONS_POLICY = env_str(
+    "PHOENIX_PERMISSIONS_POLICY",
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+)
 X_FRAME_OPTIONS = "DENY"
 
 # Content-Security-Policy (django-csp): same-origin scripts, styles and images only, no inline
@@ -333,6 +352,23 @@ CONTENT_SECURITY_POLICY = {
 # Proxies in front of gunicorn that append to X-Forwarded-For (the ALB; HAProxy locally): the
 # client IP is the entry this many places from the right. 0 trusts no header (REMOTE_ADDR).
 PHOENIX_PROXY_HOPS = env_int("PHOENIX_PROXY_HOPS", 1)
+# /readyz answers only clients within these networks (the ALB's health checker connects from its
+# private addresses in the VPC; operators on the VPN) or with the header X-Readyz-Token equal to
+# PHOENIX_READYZ_TOKEN; anyone else gets 404. The default is loopback and the private ranges,
+# which hold any VPC CIDR; narrow it to the VPC CIDR where the VPC shares a range with others.
+PHOENIX_READYZ_NETWORKS = env_list(
+    "PHOENIX_READYZ_NETWORKS", "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16"
+)
+for _network in PHOENIX_READYZ_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"PHOENIX_READYZ_NETWORKS: {_network!r} is not a network such as 10.0.0.0/16"
+        ) from None
+PHOENIX_READYZ_TOKEN = env_secret("PHOENIX_READYZ_TOKEN")
+# Seconds one /readyz probe answers for in each process (0: probe on every request).
+PHOENIX_READYZ_CACHE_SECONDS = env_int("PHOENIX_READYZ_CACHE_SECONDS", 2)
 # Public tracking lookups, limited per client IP (tracking/site/ratelimit.py) against enumeration: every
 # lookup spends points from a budget that refills each window; a number that is not found and
 # a wrong postal code cost PHOENIX_LOOKUP_MISS_COST, a found number costs 1. Counters live in
@@ -405,6 +441,8 @@ PHOENIX_NOTIFY_LEASE_SECONDS = env_int("PHOENIX_NOTIFY_LEASE_SECONDS", 300)
 # Subscription requests allowed per hour, per shipment and per client IP.
 PHOENIX_NOTIFY_RATE_PER_SHIPMENT = env_int("PHOENIX_NOTIFY_RATE_PER_SHIPMENT", 5)
 PHOENIX_NOTIFY_RATE_PER_IP = env_int("PHOENIX_NOTIFY_RATE_PER_IP", 20)
+# Confirmation e-mails sent to one address in 24 hours, whatever the shipments and clients.
+PHOENIX_NOTIFY_CONFIRMATIONS_PER_ADDRESS_PER_DAY = env_int("PHOENIX_NOTIFY_CONFIRMATIONS_PER_ADDRESS_PER_DAY", 5)
 # Webhook URLs must be HTTPS to a public address. Only tests and local stacks set this, to
 # allow http:// to 127.0.0.1 (never any other private address).
 PHOENIX_WEBHOOK_ALLOW_LOOPBACK = env_bool("PHOENIX_WEBHOOK_ALLOW_LOOPBACK")

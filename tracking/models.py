@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -107,6 +108,56 @@ class Partner(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class PartnerScope(models.Model):
+    """A grant by staff that lets a partner write events for shipments it does not own.
+
+    Without a scope a partner writes (``POST /api/v1/events``) only its own shipments. A
+    ``hub`` scope lets it record events scanned at one facility, for any shipment (a hub's
+    scanners); a ``carrier`` scope lets it write every shipment of one shipper partner (a
+    linehaul carrier hauling that shop's parcels). Changes are kept in the audit history.
+    """
+
+    class Kind(models.TextChoices):
+        HUB = "hub", _("Hub: events scanned at a facility")
+        CARRIER = "carrier", _("Carrier: every shipment of a shipper")
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="scopes")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    facility = models.ForeignKey(
+        Facility, null=True, blank=True, on_delete=models.CASCADE, related_name="+", help_text=_("For a hub scope.")
+    )
+    shipper = models.ForeignKey(
+        Partner,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text=_("For a carrier scope: the partner whose shipments it may write."),
+    )
+    note = models.CharField(max_length=200, blank=True, help_text=_("Why the scope was granted."))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords(get_user=history_user)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "kind", "facility", "shipper"], name="partner_scope_once"),
+        ]
+
+    def __str__(self) -> str:
+        target = self.facility if self.kind == self.Kind.HUB else self.shipper
+        return f"{self.partner} {self.kind}: {target}"
+
+    def clean(self) -> None:
+        if self.kind == self.Kind.HUB and (self.facility_id is None or self.shipper_id is not None):
+            raise ValidationError(_("A hub scope names a facility and no shipper."))
+        if self.kind == self.Kind.CARRIER:
+            if self.shipper_id is None or self.facility_id is not None:
+                raise ValidationError(_("A carrier scope names a shipper and no facility."))
+            if self.shipper_id == self.partner_id:
+                raise ValidationError(_("A partner already writes its own shipments."))
 
 
 class ShipmentQuerySet(models.QuerySet):
@@ -347,6 +398,8 @@ class Subscription(models.Model):
         indexes = [
             # Scan-event path: a shipment's active subscriptions (notifications_owed).
             models.Index(fields=["shipment", "status"], name="subscription_shipment_status"),
+            # Daily cap of confirmation e-mails per address, across shipments.
+            models.Index(fields=["email_hash"], name="subscription_email_hash"),
         ]
 
     def __str__(self) -> str:

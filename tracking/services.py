@@ -23,6 +23,7 @@ from tracking.models import (
     ExceptionReason,
     Facility,
     Partner,
+    PartnerScope,
     ProofOfDelivery,
     Shipment,
     TrackingEvent,
@@ -191,7 +192,12 @@ def events_ingest(*, partner: Partner | None, items: list, source: str = EventSo
     batch) is a duplicate and changes nothing. Milestones follow ``milestones.apply_event`` with
     each shipment's new events in scan order, so late events never move a milestone back.
 
-    A constant number of queries per batch: shipments and facilities by key, then in one
+    A partner writes only the shipments it may (``_partner_write_check``): any other number is
+    rejected with the same error as an unknown one. ``partner=None`` (the staff CSV import) is
+    not scoped.
+
+    A constant number of queries per batch: shipments, facilities and the partner's scopes by
+    key, then in one
     transaction the affected shipments locked in id order, the replayed ids, one bulk insert
     and one bulk update. A concurrent request with the same ids makes the insert fail; the
     transaction is then retried and sees those ids as duplicates.
@@ -208,20 +214,26 @@ def events_ingest(*, partner: Partner | None, items: list, source: str = EventSo
     if not events:
         return results
 
-    shipment_ids = dict(
-        Shipment.objects.using(WRITER)
+    found = {
+        number: (pk, owner)
+        for number, pk, owner in Shipment.objects.using(WRITER)
         .filter(tracking_number__in={e.number for e in events})
-        .values_list("tracking_number", "pk")
-    )
+        .values_list("tracking_number", "pk", "partner_id")
+    }
     facility_codes = {e.facility.upper() for e in events if e.facility}
     facility_ids = {
         code.upper(): pk
         for code, pk in Facility.objects.using(WRITER).filter(code__in=facility_codes).values_list("code", "pk")
     }
+    may_write = _partner_write_check(partner)
+    shipment_ids = {number: pk for number, (pk, _owner) in found.items()}
     known: list[_Event] = []
     for event in events:
         errors = {}
-        if event.number not in shipment_ids:
+        facility_id = facility_ids.get(event.facility.upper()) if event.facility else None
+        # A shipment this partner may not write is answered exactly as an unknown number, so
+        # that the answers tell nothing about which numbers exist.
+        if event.number not in found or not may_write(found[event.number][1], facility_id):
             errors["tracking_number"] = [f"No shipment has the tracking number {event.number}."]
         if event.facility and event.facility.upper() not in facility_ids:
             errors["facility"] = [f"No facility has the code {event.facility}."]
@@ -248,6 +260,27 @@ def events_ingest(*, partner: Partner | None, items: list, source: str = EventSo
                 "tracking_number": [f"No shipment has the tracking number {event.number}."]
             }
     return results
+
+
+def _partner_write_check(partner: Partner | None):
+    """Return ``may_write(shipment_owner_id, event_facility_id)`` for this partner's events.
+
+    No partner (the staff CSV import) writes every shipment. A partner writes its own
+    shipments, those of the shippers named by its carrier scopes, and any shipment for an
+    event scanned at a facility named by one of its hub scopes (PartnerScope, set by staff).
+    """
+    if partner is None:
+        return lambda owner_id, facility_id: True
+    hubs: set[int] = set()
+    shippers: set[int] = {partner.pk}
+    for kind, facility_id, shipper_id in (
+        PartnerScope.objects.using(WRITER).filter(partner=partner).values_list("kind", "facility_id", "shipper_id")
+    ):
+        if kind == PartnerScope.Kind.HUB and facility_id is not None:
+            hubs.add(facility_id)
+        elif kind == PartnerScope.Kind.CARRIER and shipper_id is not None:
+            shippers.add(shipper_id)
+    return lambda owner_id, facility_id: owner_id in shippers or (facility_id is not None and facility_id in hubs)
 
 
 def _events_insert(partner, events, shipment_ids, facility_ids, source, now) -> dict[int, str]:

@@ -42,7 +42,7 @@ def run(events: int, batch: int, shipments: int) -> dict:
     from django.utils import timezone
 
     from tracking.api.tokens import partner_token_create
-    from tracking.models import Facility, Partner, Shipment, TrackingEvent
+    from tracking.models import Facility, Partner, PartnerScope, Shipment, TrackingEvent
 
     stamp = f"{os.getpid()}-{int(time.time())}"
     call_command("seed_demo", "--shipments", str(shipments), "--quiet", stdout=open(os.devnull, "w"))  # noqa: SIM115
@@ -51,6 +51,8 @@ def run(events: int, batch: int, shipments: int) -> dict:
     api_partner = Partner.objects.using("default").create(name=f"bench api {stamp}")
     floor_partner = Partner.objects.using("default").create(name=f"bench floor {stamp}")
     _, key = partner_token_create(partner=api_partner, name="benchmark")
+    # The seeded shipments have no partner: a hub scope lets the benchmark's partner write them.
+    PartnerScope.objects.using("default").create(partner=api_partner, kind=PartnerScope.Kind.HUB, facility=facility)
 
     start = timezone.now() - timedelta(days=2)
     batches = []

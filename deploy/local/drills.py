@@ -56,8 +56,10 @@ def _on_sigterm(signum, frame):
 def prepare(stack: Stack) -> dict:
     """Partners, tokens and the numbers the load uses."""
 
-    def token(name: str) -> str:
-        return partner_token(stack.manage("create_partner", name))
+    def token(name: str, hubs: list[str]) -> str:
+        # A partner writes only its own shipments unless it holds a scope: the scanners and the
+        # partner that post events get a hub scope for every facility the load scans at.
+        return partner_token(stack.manage("create_partner", name, *[arg for code in hubs for arg in ("--hub", code)]))
 
     writer, _reader = stack.roles()
     numbers = [
@@ -79,9 +81,9 @@ def prepare(stack: Stack) -> dict:
         "in_flight": in_flight,
         "facilities": facilities,
         "staff_facility_id": facility_id,
-        "shop_token": token("Drill shop"),
-        "scanner_token": token("Drill hub scanner"),
-        "partner_token": token("Drill partner"),
+        "shop_token": token("Drill shop", []),
+        "scanner_token": token("Drill hub scanner", facilities),
+        "partner_token": token("Drill partner", facilities),
         "admin_user": stack.env["PHOENIX_ADMIN_USER"],
         "admin_password": stack.env["PHOENIX_ADMIN_PASSWORD"],
     }

@@ -10,8 +10,11 @@ Order in settings.MIDDLEWARE:
     ...
 """
 
+import hmac
+import ipaddress
 import json
 import logging
+import threading
 import time
 
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
@@ -19,6 +22,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
+from phoenix.clientip import client_ip
 from phoenix.db import health, pinning, state
 from phoenix.db.errors import WriterUnavailable, is_lost
 from phoenix.db.state import READER, WRITER
@@ -64,21 +68,69 @@ class HealthCheckMiddleware:
         if path == "/healthz":
             return HttpResponse("ok", content_type="text/plain")
         if path == "/readyz":
+            if not readyz_allowed(request):
+                # The same answer as any unknown path: nothing to learn about the databases.
+                return HttpResponse("Not found", status=404, content_type="text/plain")
             return readyz()
         return self.get_response(request)
 
 
-def readyz() -> HttpResponse:
-    """Return writer and reader state; 200 when the writer is writable, else 503."""
+def readyz_allowed(request: HttpRequest) -> bool:
+    """Return True for the load balancer's health checks and operators.
+
+    Either the client address (phoenix/clientip.py: the socket peer for the ALB's own health
+    checker, which sends no X-Forwarded-For; the address the ALB appended otherwise) is within
+    PHOENIX_READYZ_NETWORKS, or the request carries the shared secret PHOENIX_READYZ_TOKEN in
+    the ``X-Readyz-Token`` header. The ALB's health check can send only a path, so it is let in
+    by its network.
+    """
     from django.conf import settings
 
-    writer = health.probe(WRITER)
-    body = {"ready": bool(writer.writable), "writer": writer.as_public_dict()}
-    if READER in settings.DATABASES:
-        body["reader"] = health.probe(READER).as_public_dict()
-    if not writer.writable:
-        logger.warning("not ready: the writer is %s %s", writer.role, writer.error)
-    response = JsonResponse(body, status=200 if writer.writable else 503)
+    secret = settings.PHOENIX_READYZ_TOKEN
+    given = request.META.get("HTTP_X_READYZ_TOKEN", "")
+    if secret and given and hmac.compare_digest(given.encode(), secret.encode()):
+        return True
+    try:
+        address = ipaddress.ip_address(client_ip(request))
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return any(address in ipaddress.ip_network(network, strict=False) for network in settings.PHOENIX_READYZ_NETWORKS)
+
+
+# The last probe's answer in this process: (monotonic time, status, body). Two hundred requests
+# within PHOENIX_READYZ_CACHE_SECONDS share one probe instead of opening two hundred connections.
+_readyz_last: tuple[float, int, dict] | None = None
+_readyz_lock = threading.Lock()
+
+
+def readyz_cache_clear() -> None:
+    global _readyz_last
+    with _readyz_lock:
+        _readyz_last = None
+
+
+def readyz() -> HttpResponse:
+    """Return writer and reader state; 200 when the writer is writable, else 503."""
+    global _readyz_last
+    from django.conf import settings
+
+    ttl = settings.PHOENIX_READYZ_CACHE_SECONDS
+    with _readyz_lock:  # one probe at a time per process; the others wait for its answer
+        now = time.monotonic()
+        if _readyz_last is not None and ttl > 0 and now - _readyz_last[0] < ttl:
+            _at, status, body = _readyz_last
+        else:
+            writer = health.probe(WRITER)
+            body = {"ready": bool(writer.writable), "writer": writer.as_public_dict()}
+            if READER in settings.DATABASES:
+                body["reader"] = health.probe(READER).as_public_dict()
+            if not writer.writable:
+                logger.warning("not ready: the writer is %s %s", writer.role, writer.error)
+            status = 200 if writer.writable else 503
+            _readyz_last = (time.monotonic(), status, body)
+    response = JsonResponse(body, status=status)
     response["Cache-Control"] = "no-store"
     return response
 

@@ -182,3 +182,12 @@ def test_it_rereads_the_environment_file_on_hup(gunicorn_server):
         time.sleep(0.2)
     assert _status(f"{url}/no-such-page/", "first.example") == 400
     assert process.poll() is None
+
+
+def test_it_does_not_name_gunicorn_in_the_server_header(gunicorn_server):
+    url, _process, _log, _ = gunicorn_server
+    request = urllib.request.Request(f"{url}/healthz", headers={"Host": "first.example"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        server = response.headers.get_all("Server") or []
+    assert response.status == 200
+    assert server == ["phoenix"]

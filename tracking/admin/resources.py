@@ -264,8 +264,26 @@ class EventImportResource(_AllOrNothingResource):
         instance.pk = event.pk
 
 
+# A spreadsheet reads a cell that starts with one of these as a formula (tab and CR too, which
+# some programs skip before looking for the others).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value):
+    """Return ``value`` with a single quote first when a spreadsheet would run it as a formula.
+
+    The OWASP advice for CSV injection: the quote makes the cell text (``'=1+1`` shows as
+    ``=1+1`` in most programs, and runs nothing). Legitimate values that start so, such as the
+    phone number ``+52 33 1234 5678``, keep every character after the quote. The library's own
+    switch (IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT) strips a leading ``=`` and nothing else.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 class ShipmentExportResource(resources.ModelResource):
-    """The change list as CSV, without personal data."""
+    """The change list as CSV, without personal data; every cell spreadsheet-safe."""
 
     tracking_number = fields.Field(attribute="tracking_number", column_name="tracking_number")
     origin_facility = fields.Field(attribute="origin_facility__code", column_name="origin_facility")
@@ -295,6 +313,9 @@ class ShipmentExportResource(resources.ModelResource):
 
     def filter_export(self, queryset, **kwargs):
         return queryset.select_related("origin_facility", "destination_facility")
+
+    def export_field(self, field, instance, **kwargs):
+        return spreadsheet_safe(super().export_field(field, instance, **kwargs))
 
 
 class ShipmentExportWithContactsResource(ShipmentExportResource):

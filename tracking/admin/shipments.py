@@ -42,6 +42,7 @@ from tracking.models import (
     EventSource,
     Facility,
     Partner,
+    PartnerScope,
     ProofOfDelivery,
     Shipment,
     TrackingEvent,
@@ -184,8 +185,48 @@ class ProofOfDeliveryInline(admin.TabularInline):
         return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, _("View"))
 
 
+class SafeImportConfirmMixin:
+    """Answer a tampered or stale import confirmation with a clear 400, not a 500.
+
+    The confirmation page posts back hidden fields (the stored file's name, the format and the
+    resource); django-import-export trusts them and fails with FileNotFoundError or IndexError
+    when they were changed, or when the stored file is gone (confirmed twice, or cleaned up).
+    """
+
+    def process_import(self, request, **kwargs):
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        form = self.create_confirm_form(request)
+        if form.is_valid() and not self._confirmation_sound(request, form):
+            logger.warning("import confirmation for %s refused: tampered or stale", self.model._meta.model_name)
+            context = {
+                **self.admin_site.each_context(request),
+                "title": _("Import"),
+                "opts": self.model._meta,
+                "message": _("This import confirmation is not valid any more; upload the file again."),
+                "import_url": reverse(f"admin:{self.model._meta.app_label}_{self.model._meta.model_name}_import"),
+            }
+            return TemplateResponse(request, "admin/tracking/import_invalid.html", context, status=400)
+        return super().process_import(request, **kwargs)
+
+    def _confirmation_sound(self, request, form) -> bool:
+        def index(value, count: int) -> bool:
+            return str(value).isdigit() and int(value) < count
+
+        if not index(form.cleaned_data["format"], len(self.get_import_formats())):
+            return False
+        resource = form.cleaned_data.get("resource") or "0"
+        if not index(resource, len(self.get_import_resource_classes(request))):
+            return False
+        name = form.cleaned_data["import_file_name"]
+        if not re.fullmatch(r"[0-9a-f]{32}", name):  # the names the temporary storage draws
+            return False
+        storage = self.get_tmp_storage_class()(name=name, **self.get_tmp_storage_class_kwargs())
+        return storage._storage.exists(storage.get_full_path())
+
+
 @admin.register(Shipment)
-class ShipmentAdmin(ImportExportMixin, SimpleHistoryAdmin):
+class ShipmentAdmin(SafeImportConfirmMixin, ImportExportMixin, SimpleHistoryAdmin):
     list_display = [
         "tracking_number",
         "reference",
@@ -301,7 +342,11 @@ class ShipmentAdmin(ImportExportMixin, SimpleHistoryAdmin):
 
         recipients = Contact.objects.filter(role=Contact.Role.RECIPIENT)
         digits = re.sub(r"\D", "", term)
-        if _PHONE_LIKE.fullmatch(term) and len(digits) >= 6:
+        if not request.user.has_perm("tracking.view_contact"):
+            # Without the contact permission (Dispatchers) a search by a recipient's name or
+            # phone would tell who receives what: only numbers and references are searched.
+            ids = set()
+        elif _PHONE_LIKE.fullmatch(term) and len(digits) >= 6:
             typed, full = _phone_candidates(term)
             matches = recipients.filter(phone__istartswith=typed)
             if full:
@@ -535,7 +580,7 @@ class _PerShipmentRowsAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(TrackingEvent)
-class TrackingEventAdmin(ImportMixin, _PerShipmentRowsAdmin):
+class TrackingEventAdmin(SafeImportConfirmMixin, ImportMixin, _PerShipmentRowsAdmin):
     """All events, read-only; CSV import of scans. Events are never edited or deleted here."""
 
     list_display = ["shipment", "code", "milestone", "occurred_at", "facility", "source", "created_by"]
@@ -575,6 +620,30 @@ class FacilityAdmin(admin.ModelAdmin):
     search_fields = ["code", "name", "city"]
 
 
+class PartnerScopeInline(admin.TabularInline):
+    """What a partner may write beyond its own shipments (docs/api.md, "Who may write what")."""
+
+    model = PartnerScope
+    fk_name = "partner"
+    extra = 0
+    fields = ["kind", "facility", "shipper", "note", "created_at"]
+    readonly_fields = ["created_at"]
+    autocomplete_fields = ["facility", "shipper"]
+
+
 @admin.register(Partner)
 class PartnerAdmin(admin.ModelAdmin):
     list_display = ["name", "is_active", "created_at"]
+    search_fields = ["name"]
+    inlines = [PartnerScopeInline]
+
+
+@admin.register(PartnerScope)
+class PartnerScopeAdmin(SimpleHistoryAdmin):
+    """Every scope, with its audit history (who granted or removed it, when)."""
+
+    list_display = ["partner", "kind", "facility", "shipper", "created_at"]
+    list_filter = ["kind"]
+    list_select_related = ["partner", "facility", "shipper"]
+    autocomplete_fields = ["partner", "facility", "shipper"]
+    search_fields = ["partner__name"]

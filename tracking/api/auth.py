@@ -5,8 +5,11 @@ its own views module is still loading.
 """
 
 import logging
+import time
 from datetime import timedelta
 
+from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
@@ -57,8 +60,15 @@ class PartnerTokenAuthentication(BaseAuthentication):
         scheme, _, key = header.strip().partition(" ")
         if scheme.lower() != self.keyword.lower() or not key.strip():
             raise exceptions.AuthenticationFailed("Send the header as: Authorization: Token <key>.")
+        failures = TokenFailureThrottle(request)
+        wait = failures.wait()
+        if wait is not None:
+            # Past the limit no key is even looked up from this address, the right one neither:
+            # a guesser learns nothing until the window has passed.
+            raise exceptions.Throttled(wait=wait)
         token = partner_token_find(key.strip())
         if token is None:
+            failures.record()
             raise exceptions.AuthenticationFailed("Unknown token.")
         if not token.is_active:
             raise exceptions.AuthenticationFailed("This token is disabled.")
@@ -68,10 +78,39 @@ class PartnerTokenAuthentication(BaseAuthentication):
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
             type(token).objects.using(WRITER).filter(pk=token.pk).update(last_used_at=now)
         pin_partner(request._request, token.partner)
+        # Answers to a partner may hold its private data: PrivateAnswersMiddleware marks them.
+        request._request.partner_answer = True
         return PartnerPrincipal(token.partner), token
 
     def authenticate_header(self, request) -> str:
         return self.keyword
+
+
+class TokenFailureThrottle:
+    """Failed token checks per client address: PHOENIX_API_TOKEN_FAILURES ("N/minute").
+
+    Only unknown keys count; a partner's successful requests cost nothing. Counted in the
+    "default" cache of each process, like the API's other throttles.
+    """
+
+    def __init__(self, request):
+        number, _, period = settings.PHOENIX_API_TOKEN_FAILURES.partition("/")
+        self.num, self.duration = int(number), {"s": 1, "m": 60, "h": 3600, "d": 86400}[period[:1]]
+        ident = ClientIPThrottle().get_ident(request)
+        self.key = f"throttle_token_failure_{ident}"
+        self.now = time.time()
+        self.history = [moment for moment in cache.get(self.key, []) if moment > self.now - self.duration]
+
+    def wait(self) -> float | None:
+        if len(self.history) < self.num:
+            return None
+        return max(1.0, self.duration - (self.now - self.history[0]))
+
+    def record(self) -> None:
+        self.history.append(self.now)
+        cache.set(self.key, self.history, self.duration)
+        if len(self.history) == self.num:
+            logger.warning("failed token checks from one address reached %d; throttled", self.num)
 
 
 class HasPartnerToken(BasePermission):

@@ -21,6 +21,11 @@ from rest_framework.response import Response
 logger = logging.getLogger(__name__)
 
 
+# No request of the API needs more than a few levels ({"events": [{...}]}, a shipment with its
+# recipient): anything deeper is refused with a 400 rather than left to recursion limits.
+MAX_JSON_DEPTH = 32
+
+
 class ApiError(exceptions.APIException):
     """A client error with our own code, message and (optional) field errors."""
 
@@ -57,10 +62,37 @@ class LimitedJSONParser(JSONParser):
             raise RequestTooLarge(f"The request body is larger than {limit} bytes; send fewer items per request.")
         if not body:
             raise exceptions.ParseError("The request body is empty; send a JSON object.")
+        too_deep = f"The JSON is nested more than {MAX_JSON_DEPTH} levels deep; send a flatter document."
         try:
-            return super().parse(io.BytesIO(body), media_type, parser_context)
+            data = super().parse(io.BytesIO(body), media_type, parser_context)
         except UnicodeDecodeError:
             raise exceptions.ParseError("The request body is not UTF-8 encoded JSON.") from None
+        except RecursionError:  # the decoder's own limit, far below what a process can spare
+            raise exceptions.ParseError(too_deep) from None
+        if json_depth(data) > MAX_JSON_DEPTH:
+            # Parsed, but every later step that walks it (serializers, hashing, error
+            # flattening) recurses too: refuse it here, in the one error shape.
+            raise exceptions.ParseError(too_deep)
+        return data
+
+
+def json_depth(data) -> int:
+    """Return how many arrays and objects deep ``data`` nests (iteratively: no recursion)."""
+    deepest = 0
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if depth > MAX_JSON_DEPTH:
+            break
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def flatten_errors(detail, prefix: str = "") -> dict[str, list[str]]:

@@ -34,6 +34,7 @@ TOPICS = (*milestones.MILESTONES, EXCEPTION)
 DEFAULT_TOPICS = (milestones.OUT_FOR_DELIVERY, milestones.DELIVERED, EXCEPTION)
 CONFIRMATIONS_MAX = 3
 RATE_WINDOW = timedelta(hours=1)
+ADDRESS_WINDOW = timedelta(days=1)
 
 
 class SubscriptionError(Exception):
@@ -63,8 +64,9 @@ def subscription_request(
     """Record a "Notify me" request and owe a confirmation e-mail (double opt-in).
 
     ``client`` identifies the requester for rate limiting (the view passes the client IP; only
-    a keyed hash is stored). Raise SubscriptionError (429) past the hourly limits, (400) for a
-    shipment that has reached the end of its journey.
+    a keyed hash is stored). Raise SubscriptionError (429) past the hourly limits or past the
+    daily cap of confirmation e-mails to one address (across shipments), (400) for a shipment
+    that has reached the end of its journey.
     """
     if shipment.is_terminal:
         raise SubscriptionError(
@@ -76,6 +78,7 @@ def subscription_request(
     now = timezone.now()
     client_hash = sealing.digest(client, purpose="notify.client")
     normalized = email_normalize(email)
+    email_hash = sealing.digest(normalized, purpose="notify.email")
     with transaction.atomic():
         since = now - RATE_WINDOW
         recent_for_shipment = SubscriptionRequest.objects.filter(shipment=shipment, requested_at__gte=since).count()
@@ -90,7 +93,7 @@ def subscription_request(
         SubscriptionRequest.objects.create(shipment=shipment, client=client_hash, requested_at=now)
         subscription, created = Subscription.objects.select_for_update().get_or_create(
             shipment=shipment,
-            email_hash=sealing.digest(normalized, purpose="notify.email"),
+            email_hash=email_hash,
             defaults={
                 "email_encrypted": sealing.seal(normalized),
                 "email_masked": email_mask(normalized),
@@ -108,6 +111,15 @@ def subscription_request(
                 _("We have already sent several confirmation links to this address. Please check your inbox."),
                 status=429,
             )
+        sent_today = EmailNotification.objects.filter(
+            subscription__email_hash=email_hash, key__startswith="confirm:", created_at__gte=now - ADDRESS_WINDOW
+        ).count()
+        if sent_today >= settings.PHOENIX_NOTIFY_CONFIRMATIONS_PER_ADDRESS_PER_DAY:
+            # Someone may be flooding this address through many shipments: nothing is sent.
+            logger.info("notify request for subscription %s refused: daily cap of the address", subscription.pk)
+            raise SubscriptionError(
+                _("Too many confirmation e-mails to this address today. Please try again tomorrow."), status=429
+            )
         subscription.status = Subscription.Status.PENDING
         subscription.topics = list(topics)
         subscription.language = language
@@ -119,8 +131,26 @@ def subscription_request(
     return subscription
 
 
+def subscription_from_confirm_token(token: str) -> Subscription:
+    """Return the subscription a confirmation link names (for the page that asks to confirm).
+
+    Raise SubscriptionError for a bad or expired link, or a cancelled subscription, as
+    ``subscription_confirm`` would: the page says so before anyone presses the button.
+    """
+    subscription = _from_token(token, salt=CONFIRM_SALT, max_age=CONFIRM_MAX_AGE)
+    if subscription.status == Subscription.Status.UNSUBSCRIBED:
+        raise SubscriptionError(
+            _("This subscription was cancelled. Subscribe again from the tracking page."), status=409
+        )
+    return subscription
+
+
 def subscription_confirm(*, token: str) -> Subscription:
-    """Activate the subscription a confirmation link names; raise SubscriptionError if it cannot."""
+    """Activate the subscription a confirmation link names; raise SubscriptionError if it cannot.
+
+    Called by the confirmation page's POST only: a GET or HEAD of the link (mail systems' link
+    scanners open every link) changes nothing.
+    """
     subscription = _from_token(token, salt=CONFIRM_SALT, max_age=CONFIRM_MAX_AGE)
     with transaction.atomic():
         subscription = Subscription.objects.select_for_update().get(pk=subscription.pk)

@@ -4,6 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -58,12 +59,25 @@ def requested(request: HttpRequest, number: str) -> HttpResponse:
     return render(request, "tracking/notifications/requested.html", {"number": number, "masked": masked})
 
 
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
 def confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """GET (and HEAD) show a button; only its POST, with the page's CSRF token, confirms.
+
+    Link scanners in mail systems open every link, and a GET that confirmed would defeat the
+    double opt-in. The page is never cached (it carries a CSRF token), unlike the public
+    tracking pages.
+    """
     try:
-        subscription = subscriptions.subscription_confirm(token=token)
+        if request.method == "POST":
+            subscription = subscriptions.subscription_confirm(token=token)
+            return render(request, "tracking/notifications/confirmed.html", {"subscription": subscription})
+        subscription = subscriptions.subscription_from_confirm_token(token)
     except SubscriptionError as exc:
         return _error(request, exc.message, exc.status)
-    return render(request, "tracking/notifications/confirmed.html", {"subscription": subscription})
+    if subscription.status == subscription.Status.ACTIVE:
+        return render(request, "tracking/notifications/confirmed.html", {"subscription": subscription})
+    return render(request, "tracking/notifications/confirm_page.html", {"subscription": subscription})
 
 
 # Mail clients send the RFC 8058 one-click POST without a CSRF token; the signed token in the

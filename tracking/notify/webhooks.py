@@ -51,10 +51,11 @@ class Target:
 def url_check(url: str) -> Target:
     """Return where ``url`` may be delivered, or raise ValidationError saying why not.
 
-    Production rules: HTTPS only, no credentials in the URL, and every address the host
-    resolves to must be public (not private, loopback, link-local, multicast or reserved).
-    With PHOENIX_WEBHOOK_ALLOW_LOOPBACK (tests, local stack) http:// and 127.0.0.0/8 are
-    allowed as well, and nothing else. Called at registration and again before each delivery,
+    Production rules: HTTPS on port 443 only, no credentials in the URL, and every address the
+    host resolves to must be public (not private, loopback, link-local, multicast or reserved),
+    IPv4 addresses embedded in IPv6 forms (``::ffff:a.b.c.d``, ``::a.b.c.d``, NAT64
+    ``64:ff9b::/96``, 6to4 ``2002::/16``, Teredo) included. With PHOENIX_WEBHOOK_ALLOW_LOOPBACK
+    (tests, local stack) http://, 127.0.0.0/8 and any port are allowed as well, and nothing else. Called at registration and again before each delivery,
     and the delivery connects to the address checked here (no second DNS lookup to rebind).
     """
     allow_loopback = settings.PHOENIX_WEBHOOK_ALLOW_LOOPBACK
@@ -75,11 +76,15 @@ def url_check(url: str) -> Target:
     except (socket.gaierror, UnicodeError):
         raise ValidationError(_("The host name %(host)s does not resolve.") % {"host": host}, code="dns") from None
     addresses = sorted({info[4][0] for info in infos})
+    if port != 443 and not allow_loopback:
+        raise ValidationError(
+            _("Webhook URLs must use the HTTPS port 443; %(port)s is not allowed.") % {"port": port}, code="port"
+        )
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%")[0])
         if allow_loopback and ip.is_loopback:
             continue
-        if not ip.is_global or ip.is_multicast:
+        if not _public(ip):
             raise ValidationError(
                 _("Webhook URLs must point at a public address; %(host)s resolves to %(address)s.")
                 % {"host": host, "address": address},
@@ -91,6 +96,26 @@ def url_check(url: str) -> Target:
     if parts.query:
         path += f"?{parts.query}"
     return Target(scheme=parts.scheme, host=host, port=port, path=path, address=addresses[0])
+
+
+# IPv6 ranges whose addresses carry an IPv4 address in their low 32 bits: NAT64 (RFC 6052, the
+# well-known and the local-use prefix) and the deprecated IPv4-compatible form ::a.b.c.d.
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def _public(ip) -> bool:
+    """Return True for a global unicast address, and for an IPv6 one only when every IPv4
+    address it embeds (mapped, compatible, NAT64, 6to4, Teredo) is global too: a gateway would
+    otherwise carry the delivery to a private IPv4 address."""
+    if not ip.is_global or ip.is_multicast:
+        return False
+    if ip.version == 4:
+        return True
+    embedded = [ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ())]
+    if ip in _IPV4_COMPATIBLE or any(ip in network for network in _NAT64):
+        embedded.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return all(v4.is_global and not v4.is_multicast for v4 in embedded if v4 is not None)
 
 
 # --- Registration ------------------------------------------------------------------------------

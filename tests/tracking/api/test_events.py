@@ -8,7 +8,7 @@ from django.utils import timezone
 from tests import factories
 from tests.tracking.api.support import ApiClient, error_of
 from tracking import numbers
-from tracking.models import Shipment, TrackingEvent
+from tracking.models import PartnerScope, Shipment, TrackingEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +39,7 @@ def _unknown_number() -> str:
 def test_it_accepts_events_and_moves_the_milestone(partner_and_client):
     partner, client = partner_and_client
     hub = factories.facility("MEX01", city="Ciudad de México")
-    shipment = factories.shipment(occurred_at=timezone.now() - timedelta(hours=5))
+    shipment = factories.shipment(partner=partner, occurred_at=timezone.now() - timedelta(hours=5))
     t0 = timezone.now() - timedelta(hours=3)
     response = client.post(
         URL,
@@ -65,8 +65,8 @@ def test_it_accepts_events_and_moves_the_milestone(partner_and_client):
 
 
 def test_a_replay_changes_nothing_and_answers_duplicate(partner_and_client):
-    _, client = partner_and_client
-    shipment = factories.shipment()
+    partner, client = partner_and_client
+    shipment = factories.shipment(partner=partner)
     payload = {"events": [_event(shipment, "scan-1", "picked_up"), _event(shipment, "scan-2", "in_transit")]}
     assert client.post(URL, payload).json()["accepted"] == 2
     shipment.refresh_from_db()
@@ -80,8 +80,8 @@ def test_a_replay_changes_nothing_and_answers_duplicate(partner_and_client):
 
 
 def test_a_mixed_batch_answers_each_item(partner_and_client):
-    _, client = partner_and_client
-    shipment = factories.shipment()
+    partner, client = partner_and_client
+    shipment = factories.shipment(partner=partner)
     client.post(URL, {"events": [_event(shipment, "old-1", "picked_up")]})
     unknown = _unknown_number()
     body = client.post(
@@ -102,9 +102,9 @@ def test_a_mixed_batch_answers_each_item(partner_and_client):
 
 
 def test_a_late_event_is_stored_without_moving_the_milestone_back(partner_and_client):
-    _, client = partner_and_client
+    partner, client = partner_and_client
     t0 = timezone.now() - timedelta(days=2)
-    shipment = factories.shipment(occurred_at=t0)
+    shipment = factories.shipment(partner=partner, occurred_at=t0)
     client.post(URL, {"events": [_event(shipment, "d", "delivered", t0 + timedelta(hours=30))]})
     late = client.post(URL, {"events": [_event(shipment, "t", "in_transit", t0 + timedelta(hours=10))]}).json()
     assert late["results"][0]["status"] == "accepted"
@@ -118,9 +118,9 @@ def test_a_late_event_is_stored_without_moving_the_milestone_back(partner_and_cl
 
 
 def test_events_of_one_batch_apply_in_scan_order_not_list_order(partner_and_client):
-    _, client = partner_and_client
+    partner, client = partner_and_client
     t0 = timezone.now() - timedelta(hours=10)
-    shipment = factories.shipment(occurred_at=t0)
+    shipment = factories.shipment(partner=partner, occurred_at=t0)
     client.post(
         URL,
         {
@@ -137,9 +137,9 @@ def test_events_of_one_batch_apply_in_scan_order_not_list_order(partner_and_clie
 
 
 def test_a_reason_opens_an_exception_and_close_exception_closes_it(partner_and_client):
-    _, client = partner_and_client
+    partner, client = partner_and_client
     now = timezone.now()
-    shipment = factories.shipment(occurred_at=now - timedelta(days=1))
+    shipment = factories.shipment(partner=partner, occurred_at=now - timedelta(days=1))
     client.post(
         URL,
         {
@@ -188,8 +188,8 @@ def test_a_reason_opens_an_exception_and_close_exception_closes_it(partner_and_c
     ],
 )
 def test_it_rejects_a_bad_item_by_field(partner_and_client, change, field, message):
-    _, client = partner_and_client
-    shipment = factories.shipment()
+    partner, client = partner_and_client
+    shipment = factories.shipment(partner=partner)
     response = client.post(URL, {"events": [_event(shipment, "good"), {**_event(shipment, "bad-item"), **change}]})
     assert response.status_code == 200
     good, bad = response.json()["results"]
@@ -215,8 +215,8 @@ def maintenance_switch_read(settings):
 def test_it_rejects_a_mistyped_number_by_name_without_reading_shipments(
     partner_and_client, django_assert_num_queries, maintenance_switch_read
 ):
-    _, client = partner_and_client
-    shipment = factories.shipment()
+    partner, client = partner_and_client
+    shipment = factories.shipment(partner=partner)
     good = shipment.tracking_number
     mistyped = good[:-2] + good[-1] + good[-2] if good[-1] != good[-2] else good[:-1] + str((int(good[-1]) + 1) % 10)
     # 2 queries: the token (its last use was just recorded, so no update) and the partner's
@@ -230,8 +230,8 @@ def test_it_rejects_a_mistyped_number_by_name_without_reading_shipments(
 
 
 def test_it_rejects_a_scan_time_in_the_future(partner_and_client, settings):
-    _, client = partner_and_client
-    shipment = factories.shipment()
+    partner, client = partner_and_client
+    shipment = factories.shipment(partner=partner)
     settings.PHOENIX_EVENT_MAX_FUTURE_SECONDS = 900
     soon = timezone.now() + timedelta(minutes=5)  # a scanner clock a little ahead is fine
     later = timezone.now() + timedelta(hours=2)
@@ -244,28 +244,29 @@ def test_a_batch_of_500_takes_a_constant_number_of_queries(partner_and_client, d
     partner, client = partner_and_client
     factories.facility("HUB01")
     now = timezone.now()
-    shipments = [factories.shipment(occurred_at=now - timedelta(days=1)) for _ in range(20)]
+    shipments = [factories.shipment(partner=partner, occurred_at=now - timedelta(days=1)) for _ in range(20)]
     events = [
         _event(shipments[i % 20], f"e{i}", "in_transit", now - timedelta(minutes=600 - i), facility="HUB01")
         for i in range(500)
     ]
-    # Token, its last use and the partner's pin; shipments, facilities; then the locked
+    # Token, its last use and the partner's pin; shipments, facilities, the partner's scopes; then the locked
     # shipments, replayed ids, one insert, one update; then the partner's pin is marked (an
     # update, or the first time an insert); what the events owe (subscriptions, webhook
     # endpoints: two queries); plus savepoints inside the test's transaction.
-    with django_assert_max_num_queries(17):
+    with django_assert_max_num_queries(19):
         body = client.post(URL, {"events": events}).json()
     assert body["accepted"] == 500
-    assert TrackingEvent.objects.filter(partner=partner).count() == 500
+    assert TrackingEvent.objects.filter(partner=partner, source="api").count() == 500
     assert set(Shipment.objects.filter(pk__in=[s.pk for s in shipments]).values_list("milestone", flat=True)) == {
         "in_transit"
     }
 
 
 def test_event_ids_are_per_partner(partner_and_client):
-    _, first = partner_and_client
-    _, other_key = factories.partner_token()
-    shipment = factories.shipment()
+    partner, first = partner_and_client
+    other, other_key = factories.partner_token()
+    PartnerScope.objects.create(partner=other, kind=PartnerScope.Kind.CARRIER, shipper=partner)
+    shipment = factories.shipment(partner=partner)
     assert first.post(URL, {"events": [_event(shipment, "scan-1")]}).json()["accepted"] == 1
     assert ApiClient(other_key).post(URL, {"events": [_event(shipment, "scan-1")]}).json()["accepted"] == 1
     assert shipment.events.filter(partner_event_id="scan-1").count() == 2
@@ -282,15 +283,15 @@ def test_event_ids_are_per_partner(partner_and_client):
     ],
 )
 def test_it_rejects_a_bad_envelope(partner_and_client, payload, field):
-    _, client = partner_and_client
+    partner, client = partner_and_client
     response = client.post(URL, payload)
     assert response.status_code == 400
     assert field in error_of(response)["fields"]
 
 
 def test_a_non_object_item_is_rejected_not_dropped(partner_and_client):
-    _, client = partner_and_client
-    shipment = factories.shipment()
+    partner, client = partner_and_client
+    shipment = factories.shipment(partner=partner)
     body = client.post(URL, {"events": [_event(shipment, "ok"), "scan", None, [1]]}).json()
     assert [r["status"] for r in body["results"]] == ["accepted", "rejected", "rejected", "rejected"]
     assert body["results"][1] == {
@@ -309,9 +310,9 @@ def test_it_needs_a_token(anonymous):
 
 def test_a_late_event_still_changes_the_shipments_updated_at(partner_and_client):
     """The timeline changed, so the public page's ETag (made of updated_at) must change too."""
-    _, client = partner_and_client
+    partner, client = partner_and_client
     now = timezone.now()
-    shipment = factories.shipment(occurred_at=now - timedelta(days=2))
+    shipment = factories.shipment(partner=partner, occurred_at=now - timedelta(days=2))
     client.post(URL, {"events": [_event(shipment, "late-0", "delivered", now - timedelta(hours=1))]})
     delivered = Shipment.objects.get(pk=shipment.pk)
     body = client.post(URL, {"events": [_event(shipment, "late-1", "in_transit", now - timedelta(days=1))]}).json()

@@ -40,6 +40,9 @@ def test_a_person_subscribes_confirms_and_unsubscribes(page, live_server, smtp_s
     sender.deliveries_run(worker="test-worker")
     confirmation = smtp_server.messages[-1]
     page.goto(live_server.url + urlsplit(link_in(confirmation, "/notify/confirm/")).path)
+    assert page.get_by_role("heading", name="Confirm e-mail updates").is_visible()
+    assert Subscription.objects.get().status == "pending"
+    page.get_by_role("button", name="Confirm").click()
     assert page.get_by_role("heading", name="Subscription confirmed").is_visible()
     assert Subscription.objects.get().topics == ["out_for_delivery", "exception"]
 

@@ -36,9 +36,16 @@ def subscribe_and_confirm(client, smtp_server, shipment, **kwargs):
     assert response.status_code == 302
     deliver()
     confirmation = smtp_server.messages[-1]
-    response = client.get(urlsplit(link_in(confirmation, "/notify/confirm/")).path)
+    response = confirm(client, confirmation)
     assert response.status_code == 200
     return Subscription.objects.get()
+
+
+def confirm(client, confirmation):
+    """Open the confirmation link (a page with a button), then press the button (a POST)."""
+    path = urlsplit(link_in(confirmation, "/notify/confirm/")).path
+    assert client.get(path).status_code == 200
+    return client.post(path)
 
 
 def test_it_sends_updates_only_after_the_address_is_confirmed(client, smtp_server):
@@ -58,7 +65,7 @@ def test_it_sends_updates_only_after_the_address_is_confirmed(client, smtp_serve
     assert confirmation["Subject"] == f"Confirm updates for shipment {shipment.display_number}"
     assert "/notify/unsubscribe/" in confirmation["List-Unsubscribe"]
 
-    client.get(urlsplit(link_in(confirmation, "/notify/confirm/")).path)
+    confirm(client, confirmation)
     event_record(shipment=shipment, code="delivered", occurred_at=timezone.now())
     deliver()
     assert [m["Subject"] for m in smtp_server.messages[1:]] == [f"Shipment {shipment.display_number}: Delivered"]

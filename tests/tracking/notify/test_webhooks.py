@@ -233,3 +233,32 @@ def test_check_deploy_warns_when_the_loopback_switch_is_on(settings):
     settings.PHOENIX_WEBHOOK_ALLOW_LOOPBACK = True
     with pytest.raises(SystemCheckError, match="tracking.W001"):
         call_command("check", "--deploy", "--fail-level", "WARNING", "--tag", "security")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://[::10.0.0.1]/hook",  # IPv4-compatible form of a private address
+        "https://[::ffff:10.0.0.1]/hook",  # IPv4-mapped
+        "https://[::127.0.0.1]/hook",
+        "https://[64:ff9b::a9fe:a9fe]/hook",  # NAT64 of 169.254.169.254
+        "https://[64:ff9b::10.1.2.3]/hook",
+        "https://[2002:a00:1::1]/hook",  # 6to4 of 10.0.0.1
+        "https://[2002:c0a8:10a::1]/hook",  # 6to4 of 192.168.1.10
+    ],
+)
+def test_it_refuses_ipv6_forms_that_embed_a_private_ipv4_address(settings, url):
+    settings.PHOENIX_WEBHOOK_ALLOW_LOOPBACK = False
+    with translation.override("en"), pytest.raises(ValidationError, match="public address"):
+        webhooks.url_check(url)
+
+
+def test_it_refuses_ports_other_than_443_unless_loopback_testing_is_allowed(settings):
+    settings.PHOENIX_WEBHOOK_ALLOW_LOOPBACK = False
+    for url in ["https://93.184.216.34:8443/hook", "https://93.184.216.34:22/hook", "https://93.184.216.34:6379/"]:
+        with translation.override("en"), pytest.raises(ValidationError, match="port 443"):
+            webhooks.url_check(url)
+    assert webhooks.url_check("https://93.184.216.34:443/hook").port == 443
+    assert webhooks.url_check("https://[64:ff9b::5db8:d822]/hook").port == 443  # NAT64 of a public address
+    settings.PHOENIX_WEBHOOK_ALLOW_LOOPBACK = True
+    assert webhooks.url_check("http://127.0.0.1:8080/x").port == 8080
