@@ -136,15 +136,16 @@ def _page_data(connection, number: str) -> tuple[dict, list[dict]]:
 
 def flask_page():
     """Return a minimal Flask app serving the page at /track/<number>/ (one connection)."""
-    from flask import Flask, render_template_string
+    from flask import Flask
 
     app = Flask(__name__)
     connection = _reader()
+    template = app.jinja_env.from_string(PAGE)  # compiled once, as Flask's loader caches a file
 
     @app.get("/track/<number>/")
     def page(number: str):
         shipment, events = _page_data(connection, number)
-        return render_template_string(PAGE, s=shipment, events=events)
+        return template.render(s=shipment, events=events)
 
     return app
 
