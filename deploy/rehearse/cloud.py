@@ -25,8 +25,16 @@ import boto3
 
 from deploy.local.lab.processes import free_port
 from deploy.rehearse import shim
-from deploy.rehearse.templates import CERTIFICATE, SOURCE_SECURITY_GROUP, Step, context, imports, live_resources
-from deploy.rehearse.templates import load, promised_outputs
+from deploy.rehearse.templates import (
+    CERTIFICATE,
+    SOURCE_SECURITY_GROUP,
+    Step,
+    context,
+    imports,
+    live_resources,
+    load,
+    promised_outputs,
+)
 
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
@@ -187,6 +195,8 @@ def rehearse(plan: tuple[Step, ...], log: Path, say=lambda message: None) -> lis
     with moto_server(log) as endpoint:
         for step in plan:
             result = create(step, endpoint)
-            say(f"{step.name} ({step.region}): {result.status}, {len(result.shimmed)} shimmed, {len(result.problems)} problems")
+            say(
+                f"{step.name} ({step.region}): {result.status}, {len(result.shimmed)} shimmed, {len(result.problems)} problems"
+            )
             results.append(result)
     return results

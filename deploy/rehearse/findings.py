@@ -51,7 +51,9 @@ def not_created(results: list[Created]) -> list[Finding]:
     return [
         Finding(f"{result.step.template}.yaml, {result.step.name} in {result.step.region}", problem)
         for result in results
-        for problem in ([f"the stack ended {result.status}: {result.reason}"] if result.status != "CREATE_COMPLETE" else [])
+        for problem in (
+            [f"the stack ended {result.status}: {result.reason}"] if result.status != "CREATE_COMPLETE" else []
+        )
         + result.problems
     ]
 

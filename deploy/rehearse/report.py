@@ -28,14 +28,18 @@ SHIM_HEADER = "| stack | region | logical id | type | why | faked for its users 
 def machine_line() -> str:
     """Return the machine and the versions that decide what moto can model."""
     tools = ", ".join(f"{name} {version(name)}" for name in ("moto", "boto3", "cfn-lint"))
-    return f"{cores_and_memory()}, {platform.system()} {platform.release()}, Python {platform.python_version()}; {tools}"
+    return (
+        f"{cores_and_memory()}, {platform.system()} {platform.release()}, Python {platform.python_version()}; {tools}"
+    )
 
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render(results: list[Created], findings: list[Finding], started: str, seconds: float, phases: tuple[str, ...]) -> str:
+def render(
+    results: list[Created], findings: list[Finding], started: str, seconds: float, phases: tuple[str, ...]
+) -> str:
     """Return the markdown of the stacks section."""
     complete = sum(result.status == "CREATE_COMPLETE" for result in results)
     shimmed = [entry for result in results for entry in result.shimmed]
@@ -61,7 +65,9 @@ def render(results: list[Created], findings: list[Finding], started: str, second
     ]
     for number, result in enumerate(results, 1):
         step = result.step
-        status = result.status + (f" ({_cell(result.reason)})" if result.status != "CREATE_COMPLETE" and result.reason else "")
+        status = result.status + (
+            f" ({_cell(result.reason)})" if result.status != "CREATE_COMPLETE" and result.reason else ""
+        )
         lines.append(
             f"| {number} | {step.name} ({step.template}.yaml) | {step.region} | {step.docs} | {status} | "
             f"{result.resources} | {result.live} | {result.created} | {len(result.shimmed)} | {len(result.imports)} | "
@@ -69,8 +75,8 @@ def render(results: list[Created], findings: list[Finding], started: str, second
         )
     lines += [
         "",
-        "\"condition true\": the resources CloudFormation creates with these parameters; \"created by",
-        "moto\": those moto lists as created by its own models (the shimmed ones excluded).",
+        '"condition true": the resources CloudFormation creates with these parameters; "created by',
+        'moto": those moto lists as created by its own models (the shimmed ones excluded).',
         "",
         "### Every shimmed resource",
         "",

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import importlib
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -77,17 +76,11 @@ class Shimmed:
 
 @cache
 def modelled_types() -> frozenset[str]:
-    """Return the resource types moto's CloudFormation can create (its own registry of models)."""
-    from moto.backends import list_of_moto_modules
-    from moto.cloudformation.parsing import NULL_MODELS
-    from moto.core.common_models import CloudFormationModel
+    """Return the resource types moto's CloudFormation can create: the registry its parser consults
+    (importing the parser imports every model it knows)."""
+    from moto.cloudformation.parsing import NULL_MODELS, get_model_map
 
-    for module in list_of_moto_modules():
-        try:
-            importlib.import_module(f"moto.{module}.models")
-        except ImportError:  # moto's own helpers (moto_api, utilities...) have no models module
-            continue
-    return frozenset(model.cloudformation_type() for model in CloudFormationModel.__subclasses__()) - set(NULL_MODELS)
+    return frozenset(get_model_map()) - set(NULL_MODELS)
 
 
 def reason_for(kind: str) -> str | None:
@@ -158,7 +151,10 @@ def _replace(value: Any, substitute) -> Any:
 def cidr_blocks(block: str, count: int, bits: int) -> list[str]:
     """Return what `Fn::Cidr [BLOCK, COUNT, BITS]` returns: the first COUNT subnets of 32-BITS prefix."""
     network = ipaddress.ip_network(block)
-    return [str(subnet) for _, subnet in zip(range(count), network.subnets(new_prefix=network.max_prefixlen - bits), strict=False)]
+    return [
+        str(subnet)
+        for _, subnet in zip(range(count), network.subnets(new_prefix=network.max_prefixlen - bits), strict=False)
+    ]
 
 
 def apply(
@@ -180,7 +176,7 @@ def apply(
     def substitute(node: Any) -> Any:
         if not isinstance(node, dict) or len(node) != 1:
             return None
-        (key, inner), = node.items()
+        ((key, inner),) = node.items()
         if key == "Ref" and inner in shimmed:
             return record(inner, "Ref", fake_ref(step, inner, originals[inner], names))
         if key == "Fn::GetAtt":
@@ -225,4 +221,3 @@ def apply(
                 stand_in[key] = originals[logical][key]
         result["Resources"][logical] = stand_in
     return result, list(shimmed.values()), sorted(set(evaluated))
-

@@ -50,12 +50,21 @@ PLAN: tuple[Step, ...] = (
     Step("phoenix-network", "network", PRIMARY, {"Environment": "prod", "AlarmEmail": "ops@qualitypost.mx"}),
     Step("phoenix-database", "database", PRIMARY),
     Step("phoenix-access", "access", PRIMARY),
-    Step("phoenix-application", "application", PRIMARY, {"AmiId": "ami-0123456789abcdef0", "CertificateArn": CERTIFICATE}),
+    Step(
+        "phoenix-application", "application", PRIMARY, {"AmiId": "ami-0123456789abcdef0", "CertificateArn": CERTIFICATE}
+    ),
     Step("phoenix-backup", "backup", DR, {"Mode": "dr-vault"}),
     Step("phoenix-backup", "backup", PRIMARY, {"Mode": "primary", "DrRegion": DR}),
     Step("phoenix-vpn", "vpn", PRIMARY, {"OfficePublicIp": "203.0.113.10", "OfficeCidr": "192.168.0.0/16"}),
     # Section 9, step 3: the restore in the DR region, "as in section 3, with --region us-west-2".
-    Step("phoenix-network", "network", DR, {"Environment": "prod", "AlarmEmail": "ops@qualitypost.mx"}, "dr", "docs/deploy.md §9"),
+    Step(
+        "phoenix-network",
+        "network",
+        DR,
+        {"Environment": "prod", "AlarmEmail": "ops@qualitypost.mx"},
+        "dr",
+        "docs/deploy.md §9",
+    ),
     Step("phoenix-database", "database", DR, {"SnapshotIdentifier": SNAPSHOT}, "dr", "docs/deploy.md §9"),
     Step("phoenix-access", "access", DR, {}, "dr", "docs/deploy.md §9"),
     Step(
@@ -70,7 +79,10 @@ PLAN: tuple[Step, ...] = (
         "phoenix-migration",
         "migration",
         PRIMARY,
-        {"SourceHost": "phoenix-old.cluster-abc.us-east-1.rds.amazonaws.com", "SourceSecurityGroupId": SOURCE_SECURITY_GROUP},
+        {
+            "SourceHost": "phoenix-old.cluster-abc.us-east-1.rds.amazonaws.com",
+            "SourceSecurityGroupId": SOURCE_SECURITY_GROUP,
+        },
         "cutover",
         "docs/cutover.md §2",
     ),
@@ -108,7 +120,7 @@ def resolve(value: Any, names: dict[str, str]) -> str | None:
         return str(value)
     if not isinstance(value, dict) or len(value) != 1:
         return None
-    (key, inner), = value.items()
+    ((key, inner),) = value.items()
     if key == "Ref":
         return names.get(inner)
     if key != "Fn::Sub":
@@ -140,7 +152,7 @@ def condition_values(template: dict[str, Any], names: dict[str, str]) -> dict[st
     done: dict[str, bool] = {}
 
     def truth(expression: Any) -> bool:
-        (key, inner), = expression.items()
+        ((key, inner),) = expression.items()
         if key == "Condition":
             return named(inner)
         if key == "Fn::Equals":
