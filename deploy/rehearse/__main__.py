@@ -20,10 +20,11 @@ from pathlib import Path
 if __package__ in (None, ""):  # run by path: the deploy package sits at the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from deploy.local.lab.report import stamped
-from deploy.rehearse import REPO, report
+from deploy.local.lab.report import stamped, write_marked
+from deploy.rehearse import REPO, bootreport, report
+from deploy.rehearse.boot import first_boot
 from deploy.rehearse.cloud import rehearse
-from deploy.rehearse.findings import all_findings
+from deploy.rehearse.findings import all_findings, boot_findings
 from deploy.rehearse.templates import PHASES, PLAN
 
 
@@ -32,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--phases", default=",".join(PHASES), help="comma-separated subset of " + ", ".join(PHASES))
     parser.add_argument("--report", default=str(REPO / "docs" / "rehearsal.md"))
+    parser.add_argument("--no-boot", action="store_true", help="create the stacks only, no first boot")
     args = parser.parse_args(argv)
     phases = tuple(phase for phase in PHASES if phase in args.phases.split(","))
     log = stamped("rehearse")
@@ -39,15 +41,21 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="phoenix-rehearse-") as scratch:
         moto_log = Path(scratch) / "moto.log"
         try:
-            results = rehearse(tuple(step for step in PLAN if step.phase in phases), moto_log, log)
+            boot = None if args.no_boot or "primary" not in phases else (lambda endpoint: first_boot(endpoint, say=log))
+            results, booted = rehearse(tuple(step for step in PLAN if step.phase in phases), moto_log, log, boot)
         except Exception:
             sys.stderr.write(moto_log.read_text()[-5000:] if moto_log.exists() else "")
             raise
-    findings = all_findings(results)
+    findings = all_findings(results) + boot_findings(booted)
     body = report.render(results, findings, started, time.monotonic() - clock, phases)
     report.write(Path(args.report), body)
+    write_marked(Path(args.report), bootreport.SECTION, bootreport.block(booted), title=report.TITLE)
     log(f"wrote {args.report}: {len(results)} stacks, {sum(len(r.shimmed) for r in results)} shimmed resources")
+    if booted:
+        log(f"first boot: {'healthy' if booted.healthy else 'NOT healthy'}")
     failed = [r for r in results if r.status != "CREATE_COMPLETE" or r.problems]
+    # The report is the product: it names every problem found. The exit status says only
+    # whether the rehearsal itself could run (every stack created, every check possible).
     return 1 if failed else 0
 
 

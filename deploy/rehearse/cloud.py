@@ -16,10 +16,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import boto3
 
@@ -189,8 +190,11 @@ def create(step: Step, endpoint: str) -> Created:
     return result
 
 
-def rehearse(plan: tuple[Step, ...], log: Path, say=lambda message: None) -> list[Created]:
-    """Start moto, create every step of PLAN in order, stop moto; return what each step produced."""
+def rehearse(
+    plan: tuple[Step, ...], log: Path, say: Callable[[str], None] = lambda message: None, then: Callable | None = None
+) -> tuple[list[Created], Any]:
+    """Start moto, create every step of PLAN in order, run THEN(endpoint) if given, stop moto;
+    return what each step produced and what THEN returned."""
     results = []
     with moto_server(log) as endpoint:
         for step in plan:
@@ -199,4 +203,4 @@ def rehearse(plan: tuple[Step, ...], log: Path, say=lambda message: None) -> lis
                 f"{step.name} ({step.region}): {result.status}, {len(result.shimmed)} shimmed, {len(result.problems)} problems"
             )
             results.append(result)
-    return results
+        return results, (then(endpoint) if then else None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from deploy.rehearse.boot import Boot
 from deploy.rehearse.cloud import Created
 from deploy.rehearse.templates import context, load
 
@@ -61,3 +62,38 @@ def not_created(results: list[Created]) -> list[Finding]:
 def all_findings(results: list[Created]) -> list[Finding]:
     """Return everything the rehearsal found in the templates and the docs' parameters."""
     return not_created(results) + elb_log_account(results)
+
+
+def boot_findings(boot: Boot | None) -> list[Finding]:
+    """Return what the first boot showed about the bake, the user data and userdata.sh."""
+    if boot is None:
+        return []
+    found = []
+    if boot.as_rendered:
+        found.append(
+            Finding(
+                "application.yaml's user data and deploy/userdata.sh (git mode 100644)",
+                "the launch template's user data runs `exec /opt/phoenix/app/deploy/userdata.sh`, but the file "
+                "is not executable in git, so not in `git archive` nor on the AMI (provision.sh does not chmod "
+                f"it): `{boot.as_rendered.split(': ', 1)[-1]}`. Nothing traps that failure, so no instance ever "
+                "signals, and the first creation of phoenix-application waits out its 20-minute creation policy "
+                "and rolls back. tests/deploy/test_userdata.py runs `bash deploy/userdata.sh` and cannot see it. "
+                "Fix: `git update-index --chmod=+x deploy/userdata.sh` (or `exec bash ...` in the user data).",
+            )
+        )
+    for what, passed, detail in boot.checks:
+        if passed:
+            continue
+        if what.startswith("the home page in Spanish"):
+            found.append(
+                Finding(
+                    "deploy/packer/provision.sh",
+                    "Spanish visitors get English: the catalogues' compiled .mo files are not in git, and the "
+                    "bake runs no `compilemessages` (its manage.py commands: "
+                    + (", ".join(boot.baked) or "none")
+                    + f"). The home page for `Accept-Language: es` answered {detail}.",
+                )
+            )
+        else:
+            found.append(Finding("first boot", f"{what}: {detail}"))
+    return found

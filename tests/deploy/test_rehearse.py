@@ -20,7 +20,8 @@ PRIMARY = tuple(step for step in PLAN if step.phase == "primary")
 @pytest.fixture(scope="module")
 def primary(tmp_path_factory):
     """Create the primary phase's stacks on a fresh moto server once for this module."""
-    return rehearse(PRIMARY, tmp_path_factory.mktemp("rehearse") / "moto.log")
+    results, _ = rehearse(PRIMARY, tmp_path_factory.mktemp("rehearse") / "moto.log")
+    return results
 
 
 def test_every_primary_stack_completes_with_its_imports_and_outputs(primary):
