@@ -183,9 +183,9 @@ def lay_out(root: Path) -> dict:
     for unit in (REPO / "deploy/systemd").iterdir():
         shutil.copy(unit, paths["units"] / unit.name)
     shutil.copy(REPO / "deploy/cloudwatch-agent.json", paths["cwagent"] / "etc/phoenix.json.template")
-    shutil.copy(STAND_INS / "systemctl", paths["bin"] / "systemctl")
-    shutil.copy(STAND_INS / "record", paths["bin"] / "cfn-signal")
-    shutil.copy(STAND_INS / "record", paths["cwagent"] / "bin/amazon-cloudwatch-agent-ctl")
+    shutil.copy(STAND_INS / "systemctl.sh", paths["bin"] / "systemctl")
+    shutil.copy(STAND_INS / "record.sh", paths["bin"] / "cfn-signal")
+    shutil.copy(STAND_INS / "record.sh", paths["cwagent"] / "bin/amazon-cloudwatch-agent-ctl")
     return paths
 
 
@@ -266,7 +266,9 @@ def first_boot(endpoint: str, region: str = "us-east-1", stack: str = "phoenix-a
         )
         (root / "user-data").write_text(script)
         port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "GUNICORN_", "AWS_"))}
+        # Nothing of this shell's settings (a test suite's database, AWS) reaches the instance.
+        prefixes = ("DJANGO_", "DATABASE_", "GUNICORN_", "AWS_", "PHOENIX_", "FORWARDED_")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
         env.update(
             {
                 "AWS_ENDPOINT_URL": endpoint,

@@ -2,7 +2,9 @@
 
 The full rehearsal (``make rehearse``) also creates the DR restore and the migration stack;
 here the primary region's layers of docs/deploy.md section 3 are created as the docs order
-them, and docs/rehearsal.md must list exactly the resources the shim replaced.
+them, docs/rehearsal.md must list exactly the resources the shim replaced, and one instance
+boots from the user data the application stack rendered (deploy/rehearse/boot.py; it starts
+its own MariaDB writer and replica).
 """
 
 import json
@@ -10,6 +12,7 @@ import json
 import pytest
 
 from deploy.rehearse import REPO, shim
+from deploy.rehearse.boot import bake_commands, exported, first_boot
 from deploy.rehearse.cloud import rehearse
 from deploy.rehearse.report import shimmed_rows
 from deploy.rehearse.templates import PLAN, Step, context, imports, live_resources, load
@@ -18,10 +21,15 @@ PRIMARY = tuple(step for step in PLAN if step.phase == "primary")
 
 
 @pytest.fixture(scope="module")
-def primary(tmp_path_factory):
-    """Create the primary phase's stacks on a fresh moto server once for this module."""
-    results, _ = rehearse(PRIMARY, tmp_path_factory.mktemp("rehearse") / "moto.log")
-    return results
+def rehearsed(tmp_path_factory):
+    """Create the primary phase's stacks on a fresh moto server and boot one instance, once."""
+    return rehearse(PRIMARY, tmp_path_factory.mktemp("rehearse") / "moto.log", then=first_boot)
+
+
+@pytest.fixture(scope="module")
+def primary(rehearsed):
+    """Return what each primary stack produced."""
+    return rehearsed[0]
 
 
 def test_every_primary_stack_completes_with_its_imports_and_outputs(primary):
@@ -71,3 +79,21 @@ def test_imports_follow_conditions():
     assert imports(template, context(template, vault)) == [], "the DR vault stack needs no other layer"
     primary = Step("phoenix-backup", "backup", "us-east-1", {"Mode": "primary", "DrRegion": "us-west-2"})
     assert ("phoenix-database-ClusterArn", "Selection") in imports(template, context(template, primary))
+
+
+def test_the_first_boot_configures_migrates_serves_and_signals(rehearsed):
+    boot = rehearsed[1]
+    assert "exec /opt/phoenix/app/deploy/userdata.sh" in boot.user_data
+    assert exported(boot.user_data, "PHOENIX_CFN_STACK") == "phoenix-application"
+    checks = {what: passed for what, passed, _ in boot.checks}
+    assert boot.exit_code == 0, boot.output_tail
+    assert checks["cfn-signal success, once"], boot.signals
+    assert checks["/healthz answers 200"]
+    assert checks["/etc/phoenix/env written with mode 0600"]
+    assert checks["every IMDS read carried the session token"]
+    assert checks["migrations applied on the writer (over TLS)"]
+    assert "start phoenix.service" in boot.systemctl
+
+
+def test_the_bake_stand_in_runs_what_provision_sh_runs():
+    assert ["collectstatic", "--no-input", "-v0"] in bake_commands()
