@@ -28,6 +28,9 @@ NOT_YET = """### Not rehearsed yet
   reader endpoint at the writer too (the user data carries one port for both), and the secret the
   stack names is created in moto's Secrets Manager with the local application user (RDS's would
   hold the master user).
+- **The ALB in front.** The checks reach gunicorn over loopback with `FORWARDED_ALLOW_IPS=127.0.0.1`
+  standing for the ALB's addresses; on an instance it is gunicorn.conf.py's default, the VPC CIDR
+  of the docs, which nothing in the stacks passes on (a DR VPC with another CIDR would differ).
 - **A slow Parameter Store, a failover mid-boot, a DR restore** with the replicated secret and
   the sealed columns read back, and S3 (the media bucket is not in these templates yet): later
   steps of the issue's item 2."""

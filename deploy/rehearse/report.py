@@ -44,6 +44,9 @@ def render(
     complete = sum(result.status == "CREATE_COMPLETE" for result in results)
     shimmed = [entry for result in results for entry in result.shimmed]
     problems = [(result, problem) for result in results for problem in result.problems]
+    per_template = {result.step.template: result.resources for result in results}
+    templates = sum(per_template.values())
+    distinct = {(result.step.template, entry.logical_id) for result in results for entry in result.shimmed}
     lines = [
         "## The stacks, in the docs' order",
         "",
@@ -51,7 +54,9 @@ def render(
         "",
         f"{complete} of {len(results)} stacks reached CREATE_COMPLETE; {len(shimmed)} resources shimmed "
         f"({sum(entry.created for entry in shimmed)} of them with their condition true); "
-        f"{sum(len(result.imports) for result in results)} imports checked, {len(problems)} problems.",
+        f"{sum(len(result.imports) for result in results)} imports checked, {len(problems)} problems. "
+        f"Counted once per template: {len(distinct)} of the {templates} resources of "
+        f"{len(per_template)} templates need the shim.",
         "",
         "Each step is one `aws cloudformation deploy` of docs/deploy.md section 3 (the primary region),",
         "section 9 step 3 (the restore in the DR region) or docs/cutover.md section 2 (the temporary",
