@@ -4,8 +4,10 @@
 
 Starts moto in server mode on a free loopback port, creates every stack of the plan
 (deploy/rehearse/templates.py) in order with the docs' parameters, the unmodellable resources
-shimmed, checks exports, imports and outputs, stops moto and writes the report. Exits 1 if a
-stack did not complete or a check failed (the report is written either way).
+shimmed, checks exports, imports and outputs, boots one instance from the rendered user data
+(deploy/rehearse/boot.py), stops everything and writes the report. Exits 1 if a stack did not
+complete, a check failed or the rehearsal found a problem in the templates (the report is
+written either way and says which).
 """
 
 from __future__ import annotations
@@ -54,9 +56,12 @@ def main(argv: list[str] | None = None) -> int:
     if booted:
         log(f"first boot: {'healthy' if booted.healthy else 'NOT healthy'}")
     failed = [r for r in results if r.status != "CREATE_COMPLETE" or r.problems]
-    # The report is the product: it names every problem found. The exit status says only
-    # whether the rehearsal itself could run (every stack created, every check possible).
-    return 1 if failed else 0
+    if failed or findings:
+        # The report is written either way; the status says the deployment would not come up
+        # as written (a stack failed, a check failed, or the templates have a finding).
+        log(f"{len(failed)} stacks failed, {len(findings)} findings: see {args.report}")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ import pytest
 
 from deploy.rehearse import REPO, shim
 from deploy.rehearse.boot import bake_commands, exported, first_boot
-from deploy.rehearse.cloud import rehearse
+from deploy.rehearse.cloud import Created, rehearse
+from deploy.rehearse.findings import elb_log_account
 from deploy.rehearse.report import shimmed_rows
 from deploy.rehearse.templates import PLAN, Step, context, imports, live_resources, load
 
@@ -97,3 +98,11 @@ def test_the_first_boot_configures_migrates_serves_and_signals(rehearsed):
 
 def test_the_bake_stand_in_runs_what_provision_sh_runs():
     assert ["collectstatic", "--no-input", "-v0"] in bake_commands()
+
+
+def test_a_dr_application_stack_with_the_primary_log_account_is_a_finding():
+    dr = next(step for step in PLAN if step.template == "application" and step.region == "us-west-2")
+    assert [finding.where for finding in elb_log_account([Created(dr)])] == [
+        f"application.yaml, phoenix-application in us-west-2 ({dr.docs})"
+    ]
+    assert elb_log_account([Created(next(step for step in PRIMARY if step.template == "application"))]) == []
