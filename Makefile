@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: bench run test lint format deps test-deps migrations-check clean stack stack-stop drills tools lint-infra screenshots
+.PHONY: bench run test lint format deps test-deps migrations-check clean stack stack-stop drills rehearse tools lint-infra screenshots
 
 ## run: install what is missing, migrate the embedded SQLite database, seed demo data, serve on :8000
 run: deps
@@ -60,6 +60,11 @@ stack-stop:
 drills: deps
 	deploy/local/bootstrap.sh stack
 	$(PY) deploy/local/drills.py --report docs/reliability.md
+
+## rehearse: every CloudFormation stack of docs/deploy.md created in order on a moto server (loopback), the
+## resources moto cannot model shimmed and listed, exports and imports checked; writes docs/rehearsal.md
+rehearse: test-deps
+	$(PY) -m deploy.rehearse
 
 ## tools: the infrastructure linters in their own virtualenv (checkov's pins never meet the app's)
 TOOLS := .venv-tools

@@ -1,0 +1,94 @@
+"""docs/rehearsal.md's boot section: what the first boot ran, what stood in, what it showed.
+
+Also says, in so many words, what of the issue's boot rehearsal is not rehearsed yet.
+"""
+
+from __future__ import annotations
+
+from deploy.local.lab.report import marked
+from deploy.rehearse.boot import Boot
+
+SECTION = "boot"
+
+NOT_YET = """### Not rehearsed yet
+
+- **The bake.** `deploy/packer/provision.sh` does not run: only its application steps are
+  repeated (the `git archive` unpacked with its file modes, then the `manage.py` commands it
+  runs). Packages, the Python 3.12 venv (this checkout's `.venv` stands in), the units'
+  installation and drop-ins, `compileall`, ownership and the service user are not. The issue
+  asks for provision.sh in a throw-away root (a Debian root made with debootstrap).
+- **systemd.** `systemctl` is recorded; `start phoenix.service` runs gunicorn the way the unit
+  does, as this user. The worker, the refresh timer, the units' conditions and hardening, the
+  journal and the CloudWatch agent (its control script is recorded) do not run, so "logs its
+  agent user can read" is not checked.
+- **cfn-signal and the creation policy.** The signal is recorded, not sent: moto's
+  CloudFormation ignores `CreationPolicy` and completes the Auto Scaling group without signals.
+- **The database as AWS has it.** The cluster is shimmed; its endpoints in the user data are
+  pointed at a local MariaDB writer that requires TLS (its own CA as `PHOENIX_DB_SSL_CA`), the
+  reader endpoint at the writer too (the user data carries one port for both), and the secret the
+  stack names is created in moto's Secrets Manager with the local application user (RDS's would
+  hold the master user).
+- **The ALB in front.** The checks reach gunicorn over loopback with `FORWARDED_ALLOW_IPS=127.0.0.1`
+  standing for the ALB's addresses; on an instance it is gunicorn.conf.py's default, the VPC CIDR
+  of the docs, which nothing in the stacks passes on (a DR VPC with another CIDR would differ).
+- **A slow Parameter Store, a failover mid-boot, a DR restore** with the replicated secret and
+  the sealed columns read back, and S3 (the media bucket is not in these templates yet): later
+  steps of the issue's item 2."""
+
+
+def render(boot: Boot | None) -> str:
+    """Return the markdown of the boot section (a note when the boot was not run)."""
+    if boot is None:
+        return "## The first boot\n\nNot run this time (`--no-boot`, or the primary phase left out)."
+    verdict = "healthy" if boot.healthy else "**not healthy**"
+    lines = [
+        "## The first boot",
+        "",
+        f"One instance of phoenix-application (us-east-1) booted in a temporary root: {verdict}, "
+        f"`userdata.sh` exited {boot.exit_code} after {boot.seconds:.0f} s.",
+        "",
+        "Run for real: the user data moto's CloudFormation rendered into the launch template (below),",
+        "`deploy/userdata.sh` with bash and curl, `deploy/phoenix_env.py` against moto's SSM Parameter",
+        "Store and Secrets Manager (docs/deploy.md section 1's parameters put there first),",
+        "`manage.py migrate_locked` on a MariaDB writer over TLS, gunicorn with deploy/gunicorn.conf.py.",
+        "Stand-ins: IMDSv2 on loopback (token on PUT, metadata only with it; the instance id of one the",
+        "rehearsed Auto Scaling group launched on moto), and `systemctl`, `cfn-signal` and",
+        "`amazon-cloudwatch-agent-ctl` first on PATH (deploy/rehearse/bin/).",
+        "",
+        "The user data as rendered:",
+        "",
+        "```bash",
+        boot.user_data.rstrip(),
+        "```",
+        "",
+        "What the rehearsal changed in it before running it:",
+        "",
+        *[f"- {change}" for change in boot.substitutions],
+        "",
+    ]
+    if boot.as_rendered:
+        lines += [f"As rendered, it failed at once: `{boot.as_rendered}` (see the findings).", ""]
+    lines += [
+        "Bake steps run on the archive: " + (", ".join(f"`{command}`" for command in boot.baked) or "none") + ".",
+        "",
+        "| check | result | detail |",
+        "| --- | --- | --- |",
+        *[
+            f"| {what} | {'pass' if passed else '**FAIL**'} | {detail.replace('|', '/')} |"
+            for what, passed, detail in boot.checks
+        ],
+        "",
+        "Recorded instead of run:",
+        "",
+        *[f"- `systemctl {call}`" for call in boot.systemctl],
+        *[f"- `cfn-signal {call}`" for call in boot.signals],
+        *[f"- `amazon-cloudwatch-agent-ctl {call}`" for call in boot.cwagent],
+        "",
+        NOT_YET,
+    ]
+    return "\n".join(lines)
+
+
+def block(boot: Boot | None) -> str:
+    """Return the boot section between its markers."""
+    return marked(SECTION, render(boot))
