@@ -234,3 +234,11 @@ def test_a_failed_configuration_signals_failure_and_starts_nothing(instance, wri
     with writer_root.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s", [name])
         assert cursor.fetchone() == (0,)
+
+
+def test_it_is_committed_executable_because_the_launch_template_execs_it():
+    listed = subprocess.run(
+        ["git", "ls-files", "-s", "deploy/userdata.sh"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
+    assert listed.startswith("100755 "), listed
+    assert "exec /opt/phoenix/app/deploy/userdata.sh" in (REPO / "deploy/cloudformation/application.yaml").read_text()
