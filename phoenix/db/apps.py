@@ -10,6 +10,7 @@ class PhoenixDbConfig(AppConfig):
 
     def ready(self) -> None:
         checks.register(check_backends, checks.Tags.database)
+        checks.register(check_writer_only_apps)
 
 
 def check_backends(app_configs, **kwargs) -> list[checks.CheckMessage]:
@@ -31,4 +32,25 @@ def check_backends(app_configs, **kwargs) -> list[checks.CheckMessage]:
             hint="Use ENGINE 'phoenix.db.backends.mysql' (phoenix/dburl.py does for mysql:// URLs).",
             id="phoenix_db.W001",
         )
+    ]
+
+
+def check_writer_only_apps(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """Refuse a WRITER_ONLY_APPS entry that is not the label of an installed app.
+
+    The router compares a model's app label with these names; a package name or a typo matches
+    nothing, and that app's reads silently go to the lagging reader.
+    """
+    from django.apps import apps
+
+    from phoenix.db.router import WRITER_ONLY_APPS
+
+    labels = {config.label for config in apps.get_app_configs()}
+    return [
+        checks.Error(
+            f"phoenix.db.router.WRITER_ONLY_APPS names {name!r}, which is not the label of an installed app.",
+            hint=f"Use app labels (AppConfig.label), one of: {', '.join(sorted(labels))}.",
+            id="phoenix_db.E001",
+        )
+        for name in sorted(WRITER_ONLY_APPS - labels)
     ]

@@ -22,9 +22,11 @@ from phoenix.db.state import READER, WRITER
 
 # Apps whose rows are always read from the writer. Sessions: a staff member who has just logged
 # in must not be logged out by replication lag once the pin expires; one primary-key read per
-# request that carries a session cookie. django_tasks_db: the worker's queue is claimed and
-# updated on the writer; reading it from a lagging replica would run tasks twice or never.
-WRITER_ONLY_APPS = frozenset({"sessions", "django_tasks_db"})
+# request that carries a session cookie. django_tasks_database (the app label of the
+# django_tasks_db package): the worker claims its queue with SELECT ... FOR UPDATE inside a
+# transaction on the alias the queue is read from, which must be the writer. The names are app
+# labels, not package names; phoenix_db.E001 refuses one that no installed app has.
+WRITER_ONLY_APPS = frozenset({"sessions", "django_tasks_database"})
 
 
 def writer_in_transaction() -> bool:

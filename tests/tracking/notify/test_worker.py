@@ -27,12 +27,18 @@ WORKER_ID = "test-host"
 SHIPMENTS = 20
 
 
-def worker_env(smtp_server, receiver) -> dict:
+def worker_env(smtp_server, receiver, reader: bool = False) -> dict:
+    """Return the worker's environment on this test's database: the writer alone, or, with
+    ``reader``, the writer and the real replica (which replicates the test database), as in
+    production."""
+    name = connection.settings_dict["NAME"]
     url = urlsplit(os.environ["DATABASE_URL"])
     env = dict(os.environ)
     env.pop("DATABASE_READER_URL", None)
+    if reader:
+        env["DATABASE_READER_URL"] = urlunsplit(urlsplit(os.environ["DATABASE_READER_URL"])._replace(path="/" + name))
     env.update(
-        DATABASE_URL=urlunsplit(url._replace(path="/" + connection.settings_dict["NAME"])),
+        DATABASE_URL=urlunsplit(url._replace(path="/" + name)),
         PHOENIX_EMAIL_BACKEND="smtp",
         EMAIL_HOST="127.0.0.1",
         EMAIL_PORT=str(smtp_server.port),
@@ -121,3 +127,25 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(smtp_se
     repeated = {i for i in ids if ids.count(i) > 1}
     assert repeated == {receiver.requests[2]["id"]}  # only the one in flight, with the same id
     assert len(ids) == SHIPMENTS + 1
+
+
+@pytest.mark.cluster
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_delivers_with_the_reader_configured(smtp_server, receiver, tmp_path):
+    # Production sets DATABASE_READER_URL: the worker must still claim its queue on the writer
+    # (reading it from the replica inside its transaction used to crash it at the first poll).
+    shipment = factories.shipment()
+    factories.subscription(shipment, email="reader-configured@example.com", topics=["out_for_delivery"], language="en")
+    event_record(shipment=shipment, code="out_for_delivery", occurred_at=timezone.now())
+
+    log = tmp_path / "worker.log"
+    worker = start_worker(worker_env(smtp_server, receiver, reader=True), log)
+    try:
+        wait_for(lambda: smtp_server.messages or worker.poll() is not None, "the e-mail or the worker's exit")
+    finally:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(30)
+    output = log.read_text()
+    assert [message["To"] for message in smtp_server.messages] == ["reader-configured@example.com"], output
+    assert "Traceback" not in output and "TransactionManagementError" not in output
