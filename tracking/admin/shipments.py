@@ -15,7 +15,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -184,8 +184,32 @@ class ProofOfDeliveryInline(admin.TabularInline):
         return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, _("View"))
 
 
+class ConfirmOnceMixin:
+    """Answer a confirmation whose waiting import file is gone with a message, not a 500.
+
+    The file is removed once imported, so a double click or Back-and-confirm finds nothing to
+    read (on disk or in the media bucket); the rows were imported the first time, and nothing
+    was imported now.
+    """
+
+    def process_import(self, request, **kwargs):
+        try:
+            return super().process_import(request, **kwargs)
+        except FileNotFoundError:
+            self.message_user(
+                request,
+                _(
+                    "Nothing was imported now: this file was already imported, or its upload has expired. "
+                    "Upload it again to import it."
+                ),
+                messages.ERROR,
+            )
+            opts = self.model._meta
+            return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_import"))
+
+
 @admin.register(Shipment)
-class ShipmentAdmin(ImportExportMixin, SimpleHistoryAdmin):
+class ShipmentAdmin(ConfirmOnceMixin, ImportExportMixin, SimpleHistoryAdmin):
     list_display = [
         "tracking_number",
         "reference",
@@ -535,7 +559,7 @@ class _PerShipmentRowsAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(TrackingEvent)
-class TrackingEventAdmin(ImportMixin, _PerShipmentRowsAdmin):
+class TrackingEventAdmin(ConfirmOnceMixin, ImportMixin, _PerShipmentRowsAdmin):
     """All events, read-only; CSV import of scans. Events are never edited or deleted here."""
 
     list_display = ["shipment", "code", "milestone", "occurred_at", "facility", "source", "created_by"]

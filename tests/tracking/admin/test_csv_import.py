@@ -195,3 +195,24 @@ def test_with_a_bucket_the_file_waits_on_s3_so_another_instance_can_confirm(
     assert response.status_code == 302
     assert shipment.events.filter(code="picked_up", note="from s3").exists()
     assert s3_media.list_objects_v2(Bucket="phoenix-media").get("KeyCount") == 0  # removed once imported
+
+
+@pytest.mark.parametrize("storage", ["disk", "s3"])
+def test_confirming_an_import_twice_says_so_and_imports_once(
+    dispatcher, shipment, storage, request, tmp_path, settings
+):
+    # A double click, or Back and confirm again: the file was removed after the first import.
+    if storage == "s3":
+        request.getfixturevalue("s3_media")
+    else:
+        settings.MEDIA_ROOT = tmp_path
+    content = _csv(EVENT_HEADER, [[shipment.tracking_number, "picked_up", _when(2), "", "", "", "once"]])
+    confirm = _upload(dispatcher, EVENTS, content).context["confirm_form"]
+    assert dispatcher.post(f"{EVENTS}process_import/", {**confirm.initial}).status_code == 302
+
+    again = dispatcher.post(f"{EVENTS}process_import/", {**confirm.initial}, follow=True)
+
+    assert again.status_code == 200
+    assert again.redirect_chain[-1][0] == f"{EVENTS}import/"
+    assert "ya se importó o su carga caducó" in again.content.decode()  # Spanish, the default language
+    assert shipment.events.filter(note="once").count() == 1
