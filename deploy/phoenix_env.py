@@ -18,6 +18,8 @@ Where to read from comes from the environment (deploy/userdata.sh writes it to
     PHOENIX_DB_READER_HOST  Aurora reader endpoint    -> DATABASE_READER_URL (optional)
     PHOENIX_DB_PORT         default 3306
     PHOENIX_DB_NAME         default phoenix
+    PHOENIX_DB_SSL_CA       CA bundle for TLS to the database (the AMI's RDS bundle), unless
+                            Parameter Store names another
     AWS_ENDPOINT_URL        honoured by boto3 (tests point it at a moto server on loopback)
 
 Both files are replaced atomically with mode 0600. The password file holds the database
@@ -110,6 +112,10 @@ def collect(session, env: dict[str, str]) -> tuple[dict[str, str], str]:
             name=env.get("PHOENIX_DB_NAME") or "phoenix",
         )
     )
+    # The application's AWS clients (SES, S3 presigned URLs) sign for the instance's region.
+    for key in ("AWS_REGION", "PHOENIX_DB_SSL_CA"):
+        if env.get(key):
+            variables.setdefault(key, env[key])
     return variables, secret["password"]
 
 

@@ -7,9 +7,13 @@
 #   PHOENIX_DB_WRITER_HOST  Aurora cluster endpoint       PHOENIX_DB_READER_HOST  reader endpoint
 #   PHOENIX_DB_PORT         (3306)                        PHOENIX_DB_NAME         (phoenix)
 #   PHOENIX_CFN_STACK       stack to signal               PHOENIX_CFN_RESOURCE    the ASG's logical id
+#   PHOENIX_DB_SSL_CA       CA bundle that verifies the database servers (default: the RDS bundle
+#                           baked by deploy/packer/provision.sh; an SSM parameter of that name wins;
+#                           set but empty, plain connections: only the tests' local servers)
 #
 # Steps: IMDSv2 token and region, /etc/phoenix/env (0600) from SSM and Secrets Manager through
-# deploy/phoenix_env.py, CloudWatch agent, `manage.py migrate_locked` (both AZ instances boot at
+# deploy/phoenix_env.py, CloudWatch agent, `manage.py check --deploy` (a site URL customers
+# cannot follow fails the boot), `manage.py migrate_locked` (both AZ instances boot at
 # once; one migrates, the other waits), the services, a local /healthz check, and cfn-signal
 # with the outcome so that a rolling update stops on a bad AMI.
 set -euo pipefail
@@ -23,6 +27,8 @@ cwagent="${PHOENIX_CWAGENT_DIR:-/opt/aws/amazon-cloudwatch-agent}"
 imds="${PHOENIX_IMDS_URL:-http://169.254.169.254}"
 health_url="${PHOENIX_HEALTH_URL:-http://127.0.0.1:8000/healthz}"
 service_user="${PHOENIX_USER:-phoenix}"
+# The RDS CA bundle, at the path provision.sh bakes it to (docs/database.md, TLS).
+db_ssl_ca="${PHOENIX_DB_SSL_CA-$prefix/certs/rds-global-bundle.pem}"
 export PATH="/opt/aws/bin:$PATH"  # cfn-signal (aws-cfn-bootstrap)
 
 exec > >(tee -a "${PHOENIX_BOOT_LOG:-/var/log/phoenix-userdata.log}") 2>&1
@@ -65,6 +71,7 @@ PHOENIX_DB_WRITER_HOST=$PHOENIX_DB_WRITER_HOST
 PHOENIX_DB_READER_HOST=${PHOENIX_DB_READER_HOST:-}
 PHOENIX_DB_PORT=${PHOENIX_DB_PORT:-3306}
 PHOENIX_DB_NAME=${PHOENIX_DB_NAME:-phoenix}
+PHOENIX_DB_SSL_CA=$db_ssl_ca
 EOF
 chmod 0600 "$etc/source.env"
 set -a
@@ -77,13 +84,23 @@ echo "==> CloudWatch agent"
 sed "s/__PHOENIX_ENV__/$PHOENIX_ENV/g" "$cwagent/etc/phoenix.json.template" >"$cwagent/etc/phoenix.json"
 "$cwagent/bin/amazon-cloudwatch-agent-ctl" -a fetch-config -m ec2 -s -c "file:$cwagent/etc/phoenix.json"
 
-echo "==> database migrations (under the phoenix-migrate lock)"
+echo "==> deployment checks"
+ca="$(sed -n 's/^PHOENIX_DB_SSL_CA="\(.*\)"$/\1/p' "$etc/env")"
+if [ -n "$ca" ] && [ ! -s "$ca" ]; then
+    echo "userdata: PHOENIX_DB_SSL_CA=$ca does not exist: TLS to the database cannot be verified (bake the AMI with deploy/packer)" >&2
+    false
+fi
+# manage.py as the service user, with the environment the services get. One subshell at the
+# top level, so that a failure reaches the ERR trap (functions do not inherit it).
 (
     set -a
     # shellcheck source=/dev/null
     . "$etc/env"
     set +a
     cd "$app"
+    # Errors only (a site URL customers cannot follow, ...): warnings are for the operator.
+    runuser -u "$service_user" -- "$python" manage.py check --deploy --fail-level ERROR
+    echo "==> database migrations (under the phoenix-migrate lock)"
     runuser -u "$service_user" -- "$python" manage.py migrate_locked --timeout 900
 )
 

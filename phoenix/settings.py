@@ -254,7 +254,7 @@ PHOENIX_EVENT_MAX_FUTURE_SECONDS = env_int("PHOENIX_EVENT_MAX_FUTURE_SECONDS", 1
 # transaction that commits late never lands behind a cursor already handed out (docs/api.md).
 PHOENIX_FEED_SETTLE_SECONDS = env_int("PHOENIX_FEED_SETTLE_SECONDS", 10)
 # Media (proof-of-delivery images, import files): S3 through django-storages when a bucket is
-# named, local disk otherwise. Objects are private; staff get them through a staff-only view
+# named (in AWS the application stack's bucket, through Parameter Store), local disk otherwise. Objects are private; staff get them through a staff-only view
 # that redirects to a short-lived presigned URL. Credentials come from the instance role (or
 # the usual AWS_* variables); AWS_S3_ENDPOINT_URL points tests at a local S3 API server.
 AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
@@ -434,7 +434,9 @@ AWS_SES_REGION_NAME = env_str("AWS_SES_REGION_NAME", env_str("AWS_REGION", "us-e
 if env_str("AWS_SES_REGION_ENDPOINT_URL"):  # tests: moto on loopback
     AWS_SES_REGION_ENDPOINT_URL = env_str("AWS_SES_REGION_ENDPOINT_URL")
 DEFAULT_FROM_EMAIL = env_str("PHOENIX_FROM_EMAIL", "QualityPost <avisos@qualitypost.mx>")
-# Absolute links in e-mails (the worker has no request to build them from).
+# Absolute links in e-mails (the worker has no request to build them from). In AWS the
+# application stack writes it to Parameter Store; `check --deploy` refuses, with DEBUG off, a
+# value that is not https:// or is loopback (tracking/notify/checks.py), as this default is.
 PHOENIX_SITE_URL = env_str("PHOENIX_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 # Seconds a worker holds a claimed notification before another worker may take it over.
 PHOENIX_NOTIFY_LEASE_SECONDS = env_int("PHOENIX_NOTIFY_LEASE_SECONDS", 300)

@@ -313,3 +313,41 @@ def test_it_describes_every_parameter():
     for layer in LAYERS:
         for name, parameter in load(layer).get("Parameters", {}).items():
             assert parameter.get("Description"), f"{layer}.{name}"
+
+
+def _ssm_parameters(template: dict) -> dict[str, dict]:
+    """Return {variable name: SSM parameter resource} for the /phoenix/<env>/NAME parameters."""
+    found = {}
+    for resource in resources(template, "AWS::SSM::Parameter").values():
+        path = resource["Properties"]["Name"]["Fn::Sub"][0]
+        assert path.startswith("/phoenix/${Environment}/"), path
+        found[path.rsplit("/", 1)[-1]] = resource
+    return found
+
+
+def test_it_writes_an_https_site_url_to_parameter_store(application):
+    # E-mail links are built from PHOENIX_SITE_URL; deploy/phoenix_env.py reads /phoenix/<env>/.
+    parameter = _ssm_parameters(application)["PHOENIX_SITE_URL"]
+    assert parameter["Properties"]["Value"] == {"Ref": "SiteUrl"}
+    pattern = re.compile(application["Parameters"]["SiteUrl"]["AllowedPattern"])
+    assert pattern.match("https://track.qualitypost.mx")
+    for wrong in ("http://track.qualitypost.mx", "https://track.qualitypost.mx/path", "track.qualitypost.mx"):
+        assert not pattern.match(wrong), wrong
+    # The instances boot only once the parameter exists.
+    assert "SiteUrlParameter" in application["Resources"]["AutoScalingGroup"]["DependsOn"]
+
+
+def test_it_stores_media_in_a_private_encrypted_bucket_the_instances_can_use(application):
+    bucket = application["Resources"]["MediaBucket"]
+    assert bucket["DeletionPolicy"] == "Retain"
+    properties = bucket["Properties"]
+    assert all(properties["PublicAccessBlockConfiguration"].values())
+    assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
+    parameters = _ssm_parameters(application)
+    assert parameters["AWS_STORAGE_BUCKET_NAME"]["Properties"]["Value"] == {"Ref": "MediaBucket"}
+    assert parameters["AWS_S3_REGION_NAME"]["Properties"]["Value"] == {"Ref": "AWS::Region"}
+    statements = application["Resources"]["ApplicationPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    objects = next(s for s in statements if s.get("Sid") == "ReadWriteMedia")
+    assert set(objects["Action"]) == {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}
+    assert objects["Resource"] == {"Fn::Sub": "${MediaBucket.Arn}/*"}

@@ -96,6 +96,7 @@ def test_it_writes_the_environment_file_from_ssm_and_secrets_manager(
         "DATABASE_URL",
         "DATABASE_READER_URL",
         "PHOENIX_DB_PASSWORD_FILE",
+        "AWS_REGION",  # from source.env: the application's AWS clients sign for the instance's region
     }
     password_file = Path(variables["PHOENIX_DB_PASSWORD_FILE"])
     assert password_file == output.with_name("db-password")
@@ -208,3 +209,20 @@ def test_it_says_which_setting_is_missing(moto_endpoint, subprocess_env, tmp_pat
     result = _run({**subprocess_env, **moto_endpoint}, tmp_path / "env")
     assert result.returncode == 1
     assert "PHOENIX_SSM_PATH, PHOENIX_DB_SECRET_ID, PHOENIX_DB_WRITER_HOST" in result.stderr
+
+
+def test_the_amis_defaults_fill_in_what_parameter_store_does_not_name(
+    aws, configured, moto_endpoint, subprocess_env, tmp_path
+):
+    # userdata.sh passes the baked RDS CA bundle and the instance's region in source.env.
+    env = {**_source_env(moto_endpoint, subprocess_env, configured), "PHOENIX_DB_SSL_CA": "/opt/phoenix/certs/rds.pem"}
+    output = tmp_path / "env"
+
+    assert _run(env, output).returncode == 0
+    written = phoenix_env.read_env_file(output)
+    assert written["PHOENIX_DB_SSL_CA"] == "/opt/phoenix/certs/rds.pem"
+    assert written["AWS_REGION"] == "us-east-1"
+
+    aws.client("ssm").put_parameter(Name="/phoenix/prod/PHOENIX_DB_SSL_CA", Value="/etc/other-ca.pem", Type="String")
+    assert _run(env, output).returncode == 0
+    assert phoenix_env.read_env_file(output)["PHOENIX_DB_SSL_CA"] == "/etc/other-ca.pem"  # Parameter Store wins

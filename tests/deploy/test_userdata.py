@@ -143,6 +143,9 @@ def instance(tmp_path, imds, aws, moto_endpoint, fresh_database):
             "PHOENIX_DB_NAME": name,
             "PHOENIX_CFN_STACK": "phoenix-application",
             "PHOENIX_CFN_RESOURCE": "AutoScalingGroup",
+            # The local servers speak plain MySQL (set but empty: no TLS); the AMI's default,
+            # the baked RDS bundle, is tested below.
+            "PHOENIX_DB_SSL_CA": "",
             "GUNICORN_BIND": f"127.0.0.1:{port}",
             "GUNICORN_WORKERS": "1",
             "GUNICORN_THREADS": "2",
@@ -183,8 +186,10 @@ def _lines(path: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
 
-def _configure(aws):
+def _configure(aws, site_url: str = "https://track.example.com"):
     ssm = aws.client("ssm")
+    if site_url:
+        ssm.put_parameter(Name="/phoenix/test/PHOENIX_SITE_URL", Value=site_url, Type="String")
     ssm.put_parameter(Name="/phoenix/test/DJANGO_SECRET_KEY", Value="s" * 64, Type="SecureString")
     ssm.put_parameter(Name="/phoenix/test/DJANGO_ALLOWED_HOSTS", Value="localhost", Type="String")
     # The health check runs over plain HTTP on loopback, as on the instance behind the ALB.
@@ -205,6 +210,7 @@ def test_first_boot_configures_migrates_starts_and_signals_success(instance, aws
     assert FakeImds.requests and all(has_token for _, _, has_token in FakeImds.requests)
     assert stat.S_IMODE((etc / "env").stat().st_mode) == 0o600
     assert "DATABASE_URL=" in (etc / "env").read_text()
+    assert 'PHOENIX_SITE_URL="https://track.example.com"' in (etc / "env").read_text()
     assert "PHOENIX_SSM_PATH=/phoenix/test/" in (etc / "source.env").read_text()
     assert '"/phoenix/test/web"' in (cwagent / "etc/phoenix.json").read_text()
     started = [line for line in _lines(log / "systemctl") if line.startswith("start ")]
@@ -234,6 +240,51 @@ def test_a_failed_configuration_signals_failure_and_starts_nothing(instance, wri
     with writer_root.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s", [name])
         assert cursor.fetchone() == (0,)
+
+
+def _no_tables(writer_root, name: str) -> bool:
+    with writer_root.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s", [name])
+        return cursor.fetchone() == (0,)
+
+
+def test_a_site_url_customers_cannot_follow_fails_the_boot_before_migrating(instance, aws, writer_root, fresh_database):
+    env, etc, log, _ = instance
+    _configure(aws, site_url="")  # PHOENIX_SITE_URL missing: e-mail links would be http://127.0.0.1:8000
+    del env["PHOENIX_DB_SSL_CA"]  # as on the AMI: the baked RDS bundle
+    ca = Path(env["PHOENIX_PREFIX"]) / "certs/rds-global-bundle.pem"
+    ca.parent.mkdir()
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+
+    result = _boot(env)
+
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "tracking.E001" in output and "PHOENIX_SITE_URL" in output
+    assert _lines(log / "cfn-signal") == [
+        "--exit-code 1 --stack phoenix-application --resource AutoScalingGroup --region us-east-1"
+    ]
+    assert not [line for line in _lines(log / "systemctl") if line.startswith("start ")]
+    written = (etc / "env").read_text()
+    # The database is verified against the baked RDS bundle by default, and AWS clients sign
+    # for the instance's region.
+    assert f'PHOENIX_DB_SSL_CA="{ca}"' in written
+    assert 'AWS_REGION="us-east-1"' in written
+    assert _no_tables(writer_root, fresh_database[0])
+
+
+def test_a_missing_rds_ca_bundle_fails_the_boot_with_a_clear_message(instance, aws, writer_root, fresh_database):
+    env, _etc, log, _ = instance
+    _configure(aws)
+    del env["PHOENIX_DB_SSL_CA"]  # the default path, where nothing was baked
+
+    result = _boot(env)
+
+    assert result.returncode != 0
+    assert "certs/rds-global-bundle.pem does not exist" in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert _lines(log / "cfn-signal")[-1].startswith("--exit-code 1 ")
+    assert _no_tables(writer_root, fresh_database[0])
 
 
 def test_it_is_committed_executable_because_the_launch_template_execs_it():

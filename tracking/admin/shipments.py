@@ -15,7 +15,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -186,43 +186,64 @@ class ProofOfDeliveryInline(admin.TabularInline):
 
 
 class SafeImportConfirmMixin:
-    """Answer a tampered or stale import confirmation with a clear 400, not a 500.
+    """Answer a tampered or stale import confirmation with a clear message, never a 500.
 
     The confirmation page posts back hidden fields (the stored file's name, the format and the
     resource); django-import-export trusts them and fails with FileNotFoundError or IndexError
-    when they were changed, or when the stored file is gone (confirmed twice, or cleaned up).
+    when they were changed (a 400 page), or when the stored file is gone: a double click or
+    Back-and-confirm after the rows were imported, or an upload that expired (a message on the
+    upload page; nothing was imported now). The file waits on disk or in the media bucket.
     """
 
     def process_import(self, request, **kwargs):
         if not self.has_import_permission(request):
             raise PermissionDenied
         form = self.create_confirm_form(request)
-        if form.is_valid() and not self._confirmation_sound(request, form):
-            logger.warning("import confirmation for %s refused: tampered or stale", self.model._meta.model_name)
+        problem = self._confirmation_problem(request, form) if form.is_valid() else None
+        if problem == "tampered":
+            logger.warning("import confirmation for %s refused: tampered", self.model._meta.model_name)
             context = {
                 **self.admin_site.each_context(request),
                 "title": _("Import"),
                 "opts": self.model._meta,
                 "message": _("This import confirmation is not valid any more; upload the file again."),
-                "import_url": reverse(f"admin:{self.model._meta.app_label}_{self.model._meta.model_name}_import"),
+                "import_url": self._import_url(),
             }
             return TemplateResponse(request, "admin/tracking/import_invalid.html", context, status=400)
-        return super().process_import(request, **kwargs)
+        try:
+            if problem == "gone":
+                raise FileNotFoundError
+            return super().process_import(request, **kwargs)
+        except FileNotFoundError:  # also when a concurrent confirmation imported it a moment ago
+            self.message_user(
+                request,
+                _(
+                    "Nothing was imported now: this file was already imported, or its upload has expired. "
+                    "Upload it again to import it."
+                ),
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(self._import_url())
 
-    def _confirmation_sound(self, request, form) -> bool:
+    def _import_url(self) -> str:
+        return reverse(f"admin:{self.model._meta.app_label}_{self.model._meta.model_name}_import")
+
+    def _confirmation_problem(self, request, form) -> str | None:
+        """Return "tampered", "gone" (the waiting file no longer exists) or None."""
+
         def index(value, count: int) -> bool:
             return str(value).isdigit() and int(value) < count
 
         if not index(form.cleaned_data["format"], len(self.get_import_formats())):
-            return False
+            return "tampered"
         resource = form.cleaned_data.get("resource") or "0"
         if not index(resource, len(self.get_import_resource_classes(request))):
-            return False
+            return "tampered"
         name = form.cleaned_data["import_file_name"]
         if not re.fullmatch(r"[0-9a-f]{32}", name):  # the names the temporary storage draws
-            return False
+            return "tampered"
         storage = self.get_tmp_storage_class()(name=name, **self.get_tmp_storage_class_kwargs())
-        return storage._storage.exists(storage.get_full_path())
+        return None if storage._storage.exists(storage.get_full_path()) else "gone"
 
 
 @admin.register(Shipment)

@@ -1,5 +1,8 @@
 """System checks for settings that must never reach production (run by `check --deploy`)."""
 
+import ipaddress
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.core import checks
 
@@ -15,3 +18,38 @@ def webhook_loopback_check(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def site_url_check(app_configs, **kwargs):
+    """Refuse, with DEBUG off, a PHOENIX_SITE_URL that customers cannot follow or that is not HTTPS.
+
+    E-mail links and List-Unsubscribe headers are built from it; the default (loopback, plain
+    HTTP) is for `make run` only.
+    """
+    if settings.DEBUG:
+        return []
+    url = urlsplit(settings.PHOENIX_SITE_URL)
+    host = (url.hostname or "").lower()
+    problem = ""
+    if url.scheme != "https" or not host:
+        problem = "is not an https:// URL"
+    elif host == "localhost" or host.endswith(".localhost") or _is_loopback(host):
+        problem = "points at this machine (loopback)"
+    if not problem:
+        return []
+    return [
+        checks.Error(
+            f"PHOENIX_SITE_URL={settings.PHOENIX_SITE_URL!r} {problem}: links in e-mails would not reach the site.",
+            hint="Set PHOENIX_SITE_URL to the public address, e.g. https://track.qualitypost.mx "
+            "(the application stack writes it to Parameter Store, docs/deploy.md).",
+            id="tracking.E001",
+        )
+    ]
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -173,3 +173,46 @@ def test_bad_shipment_rows_are_named_and_nothing_is_created(customer_service):
 def test_only_roles_with_the_add_permission_may_import(client):
     client.force_login(staff("Customer service"))
     assert client.get(f"{EVENTS}import/").status_code == 403
+
+
+def test_with_a_bucket_the_file_waits_on_s3_so_another_instance_can_confirm(
+    dispatcher, shipment, s3_media, settings, tmp_path
+):
+    # In AWS the confirming request may land on another instance: the uploaded file must wait
+    # in the shared media bucket, not on the disk of the instance that ran the dry run.
+    settings.MEDIA_ROOT = tmp_path / "instance-a"
+    content = _csv(EVENT_HEADER, [[shipment.tracking_number, "picked_up", _when(2), "", "", "", "from s3"]])
+    response = _upload(dispatcher, EVENTS, content)
+    confirm = response.context["confirm_form"]
+    (waiting,) = s3_media.list_objects_v2(Bucket="phoenix-media")["Contents"]
+    assert waiting["Key"].startswith("django-import-export/")
+    assert s3_media.get_object(Bucket="phoenix-media", Key=waiting["Key"])["Body"].read() == content
+    assert not (tmp_path / "instance-a").exists()  # nothing on this instance's disk
+
+    settings.MEDIA_ROOT = tmp_path / "instance-b"  # the other instance's (empty) disk
+    response = dispatcher.post(f"{EVENTS}process_import/", {**confirm.initial})
+
+    assert response.status_code == 302
+    assert shipment.events.filter(code="picked_up", note="from s3").exists()
+    assert s3_media.list_objects_v2(Bucket="phoenix-media").get("KeyCount") == 0  # removed once imported
+
+
+@pytest.mark.parametrize("storage", ["disk", "s3"])
+def test_confirming_an_import_twice_says_so_and_imports_once(
+    dispatcher, shipment, storage, request, tmp_path, settings
+):
+    # A double click, or Back and confirm again: the file was removed after the first import.
+    if storage == "s3":
+        request.getfixturevalue("s3_media")
+    else:
+        settings.MEDIA_ROOT = tmp_path
+    content = _csv(EVENT_HEADER, [[shipment.tracking_number, "picked_up", _when(2), "", "", "", "once"]])
+    confirm = _upload(dispatcher, EVENTS, content).context["confirm_form"]
+    assert dispatcher.post(f"{EVENTS}process_import/", {**confirm.initial}).status_code == 302
+
+    again = dispatcher.post(f"{EVENTS}process_import/", {**confirm.initial}, follow=True)
+
+    assert again.status_code == 200
+    assert again.redirect_chain[-1][0] == f"{EVENTS}import/"
+    assert "ya se importó o su carga caducó" in again.content.decode()  # Spanish, the default language
+    assert shipment.events.filter(note="once").count() == 1

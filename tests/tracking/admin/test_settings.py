@@ -9,6 +9,8 @@ ROOT = Path(__file__).resolve().parents[3]
 PRODUCTION = {
     "DJANGO_SECRET_KEY": "a-production-like-secret-key-" + "k" * 40,
     "DJANGO_ALLOWED_HOSTS": "track.example.com",
+    # Production's comes from Parameter Store; the loopback default fails check --deploy.
+    "PHOENIX_SITE_URL": "https://track.example.com",
 }
 
 
