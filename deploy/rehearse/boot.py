@@ -22,7 +22,6 @@ import json
 import os
 import re
 import secrets
-import shlex
 import shutil
 import signal
 import stat
@@ -130,37 +129,33 @@ def exported(user_data: str, name: str) -> str:
     return match.group(1) if match else ""
 
 
-def bake_commands() -> list[list[str]]:
-    """Return the `manage.py` commands deploy/packer/provision.sh runs at bake time, in its order."""
-    commands = []
-    for line in (REPO / "deploy/packer/provision.sh").read_text().splitlines():
-        if line.lstrip().startswith("#") or "manage.py " not in line:
-            continue
-        rest = re.split(r"[)&|;>]", line.split("manage.py ", 1)[1])[0]
-        commands.append(shlex.split(rest))
-    return commands
+BUILD = "deploy/packer/build-app.sh"
+
+
+def bake_builds_the_application() -> bool:
+    """Return True when deploy/packer/provision.sh builds the application with BUILD."""
+    text = (REPO / "deploy/packer/provision.sh").read_text()
+    return any(BUILD in line and not line.lstrip().startswith("#") for line in text.splitlines())
 
 
 def bake_application(app: Path) -> list[str]:
     """Install the application as deploy/packer/provision.sh does; return the commands run.
 
-    `git archive HEAD` (docs/deploy.md section 2) is unpacked, file modes included, then each
-    `manage.py` command of provision.sh runs in it with a build-only secret key. The rest of the
-    bake (packages, the venv, units, compileall, ownership) is not rehearsed: the venv is this
-    checkout's .venv."""
+    `git archive HEAD` (docs/deploy.md section 2) is unpacked, file modes included, then the
+    build step provision.sh runs on it (deploy/packer/build-app.sh: static files, compiled
+    translations, bytecode). The rest of the bake (packages, the venv, units, the RDS CA bundle,
+    log permissions) is not rehearsed: the venv is this checkout's .venv."""
     app.mkdir(parents=True)
     archive = subprocess.run(
         ["git", "-C", str(REPO), "archive", "--format=tar", "HEAD"], check=True, capture_output=True
     )
     subprocess.run(["tar", "-x", "-C", str(app)], input=archive.stdout, check=True)
+    if not bake_builds_the_application():
+        return []
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))}
-    env["DJANGO_SECRET_KEY"] = "collectstatic-at-bake-time-only-" + secrets.token_hex(16)
     python = str(REPO / ".venv" / "bin" / "python")
-    ran = []
-    for command in bake_commands():
-        subprocess.run([python, "manage.py", *command], cwd=app, env=env, check=True, capture_output=True)
-        ran.append("manage.py " + " ".join(command))
-    return ran
+    subprocess.run(["bash", str(app / BUILD), str(app), python], cwd=app, env=env, check=True, capture_output=True)
+    return [f"{BUILD} <app> <venv python>"]
 
 
 def lay_out(root: Path) -> dict:

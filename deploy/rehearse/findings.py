@@ -40,8 +40,7 @@ def elb_log_account(results: list[Created]) -> list[Finding]:
                     f"application.yaml, {result.step.name} in {result.step.region} ({result.step.docs})",
                     f"`ElbAccountId` is `{account}` (the default, us-east-1's log account) but the ALB in "
                     f"{result.step.region} is logged by `{expected}`: the access-log bucket policy admits the "
-                    "wrong account, so the ALB there cannot write its logs. The docs pass no `ElbAccountId` for "
-                    "the DR restore; a per-region mapping in the template (or the parameter in section 9) is needed.",
+                    "wrong account, so the ALB there cannot write its logs: pass the region's `ElbAccountId`.",
                 )
             )
     return found

@@ -25,6 +25,7 @@ PRIMARY, DR = "us-east-1", "us-west-2"
 # Values the docs leave for the operator to fill in; cloud.py supplies one that exists on moto.
 CERTIFICATE = "<a certificate of the region>"
 SOURCE_SECURITY_GROUP = "<the source cluster's security group>"
+SITE_URL = "https://track.qualitypost.mx"
 # A recovery point copied into the DR vault: for Aurora, a cluster snapshot ARN of the DR region.
 SNAPSHOT = "arn:aws:rds:us-west-2:123456789012:cluster-snapshot:awsbackup:job-rehearsal"
 
@@ -51,7 +52,10 @@ PLAN: tuple[Step, ...] = (
     Step("phoenix-database", "database", PRIMARY),
     Step("phoenix-access", "access", PRIMARY),
     Step(
-        "phoenix-application", "application", PRIMARY, {"AmiId": "ami-0123456789abcdef0", "CertificateArn": CERTIFICATE}
+        "phoenix-application",
+        "application",
+        PRIMARY,
+        {"AmiId": "ami-0123456789abcdef0", "CertificateArn": CERTIFICATE, "SiteUrl": SITE_URL},
     ),
     Step("phoenix-backup", "backup", DR, {"Mode": "dr-vault"}),
     Step("phoenix-backup", "backup", PRIMARY, {"Mode": "primary", "DrRegion": DR}),
@@ -71,7 +75,8 @@ PLAN: tuple[Step, ...] = (
         "phoenix-application",
         "application",
         DR,
-        {"AmiId": "ami-0123456789abcdef0", "CertificateArn": CERTIFICATE},
+        {"AmiId": "ami-0123456789abcdef0", "CertificateArn": CERTIFICATE, "SiteUrl": SITE_URL}
+        | {"ElbAccountId": "797873946194"},
         "dr",
         "docs/deploy.md §9",
     ),
