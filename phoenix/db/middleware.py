@@ -19,7 +19,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
-from phoenix.db import health, pinning, state
+from phoenix.db import health, lag, pinning, state
 from phoenix.db.errors import WriterUnavailable, is_lost
 from phoenix.db.state import READER, WRITER
 
@@ -69,13 +69,18 @@ class HealthCheckMiddleware:
 
 
 def readyz() -> HttpResponse:
-    """Return writer and reader state; 200 when the writer is writable, else 503."""
+    """Return writer and reader state; 200 when the writer is writable, else 503.
+
+    The reader's part includes this process's view of its lag (``lag_seconds``, None when
+    unknown) and whether reads avoid it for lag (``shunned``); a lagging reader does not make
+    the instance unready, its reads go to the writer.
+    """
     from django.conf import settings
 
     writer = health.probe(WRITER)
     body = {"ready": bool(writer.writable), "writer": writer.as_public_dict()}
     if READER in settings.DATABASES:
-        body["reader"] = health.probe(READER).as_public_dict()
+        body["reader"] = {**health.probe(READER).as_public_dict(), **lag.monitor.public()}
     if not writer.writable:
         logger.warning("not ready: the writer is %s %s", writer.role, writer.error)
     response = JsonResponse(body, status=200 if writer.writable else 503)
