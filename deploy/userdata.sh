@@ -84,7 +84,10 @@ echo "==> database migrations (under the phoenix-migrate lock)"
     . "$etc/env"
     set +a
     cd "$app"
-    runuser -u "$service_user" -- "$python" manage.py migrate_locked --timeout 900
+    # An ALTER TABLE on a large table may run for minutes: the web processes' 10 s read
+    # timeout on the writer (phoenix/dburl.py) is not meant for it.
+    runuser -u "$service_user" -- env PHOENIX_DB_READ_TIMEOUT=3600 PHOENIX_DB_WRITE_TIMEOUT=3600 \
+        "$python" manage.py migrate_locked --timeout 900
 )
 
 echo "==> services"
