@@ -46,13 +46,14 @@ class HealthzThreadWorker(ThreadWorker):
     """gthread, except that /healthz is answered without a thread of the pool."""
 
     def enqueue_req(self, conn):
-        if self.cfg.is_ssl or conn.initialized and conn.parser is not None and conn.parser.unreader.buf.getvalue():
-            # TLS (the bytes are encrypted) or a request already read ahead: the normal path.
+        if self.cfg.is_ssl or conn.initialized:
+            # TLS (the bytes are encrypted) or a kept-alive connection (its parser may hold bytes
+            # read ahead): the normal path. Load balancers check health on new connections.
             return super().enqueue_req(conn)
         try:
             head = conn.sock.recv(_PEEK_BYTES, socket.MSG_PEEK | socket.MSG_DONTWAIT)
         except BlockingIOError:
-            if conn.initialized or conn.data_ready:
+            if conn.data_ready:
                 return super().enqueue_req(conn)
             # A new connection whose request has not arrived yet: wait for it in the main loop
             # (as gthread does for a slow client) and look again when it is readable.
