@@ -165,6 +165,9 @@ if PHOENIX_ROUTER == "multidb" and "reader" in DATABASES:
 # writer (writes fail fast with 503 and pinned reads use the reader).
 PHOENIX_DB_READER_DOWN_SECONDS = env_int("PHOENIX_DB_READER_DOWN_SECONDS", 5)
 PHOENIX_DB_WRITER_DOWN_SECONDS = env_int("PHOENIX_DB_WRITER_DOWN_SECONDS", 1)
+# Seconds after which a database socket whose peer acknowledges nothing (a partition) fails:
+# TCP_USER_TIMEOUT plus keepalive on every connection (phoenix/db/backends/mysql); 0 = off.
+PHOENIX_DB_TCP_USER_TIMEOUT = env_int("PHOENIX_DB_TCP_USER_TIMEOUT", 5)
 # Lag-aware reader (phoenix/db/lag.py): each process checks the replica's lag every
 # PHOENIX_REPLICA_LAG_CHECK_SECONDS, off the request path; while it is more than
 # PHOENIX_MAX_REPLICA_LAG seconds behind (default: the pin window), or its lag is unknown,

@@ -110,12 +110,6 @@ class LagMonitor:
             self._stop = threading.Event()
             threading.Thread(target=self._run, args=(self._stop,), daemon=True, name="phoenix-replica-lag").start()
 
-    def stop(self) -> None:
-        """Stop the probe thread of this process (tests)."""
-        self._stop.set()
-        with self._lock:
-            self._pid = None
-
     def _run(self, stop: threading.Event) -> None:
         while not stop.is_set():
             self.measure()
@@ -147,7 +141,9 @@ class LagMonitor:
         if self._connection is None:
             params = connections[READER].get_connection_params()
             params.pop("init_command", None)
-            self._connection = MySQLdb.connect(**params)
+            from phoenix.db.backends.mysql.base import tune_socket
+
+            self._connection = tune_socket(MySQLdb.connect(**params))
             self._connection.autocommit(True)
         return self._connection.cursor()
 

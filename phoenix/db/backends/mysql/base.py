@@ -15,13 +15,17 @@ ENGINE ``phoenix.db.backends.mysql`` (phoenix/dburl.py uses it for every mysql:/
   writer when no transaction is open.
 - Every statement is counted per alias, and a statement that changes data on the writer pins
   the rest of the request or task to the writer (read-your-writes), raw cursors included.
+- Every TCP connection gets ``TCP_USER_TIMEOUT`` and keepalive (``tune_socket``), so a partition
+  fails the socket in seconds without bounding a slow query on a live server.
 - ``PASSWORD_FILE`` in the settings dict: the password is read from that file for every new
   connection, so a rotated secret is picked up without a restart.
 """
 
 import contextlib
 import logging
+import os
 import re
+import socket
 from pathlib import Path
 
 import MySQLdb
@@ -152,6 +156,36 @@ class CursorWrapper(mysql.CursorWrapper):
         return result
 
 
+def tune_socket(connection):
+    """Make a dead peer fail this connection's TCP socket in seconds; return the connection.
+
+    ``TCP_USER_TIMEOUT``: data the server has not acknowledged within
+    PHOENIX_DB_TCP_USER_TIMEOUT seconds (a partition drops the query) fails the socket; TCP
+    keepalive probes a connection that waits for an answer, so a silent peer is noticed too.
+    A live server acknowledges both at once, so a long query on it is untouched (the read
+    timeout, not this, bounds slow statements). Linux only; Unix sockets are left alone.
+    """
+    seconds = int(getattr(settings, "PHOENIX_DB_TCP_USER_TIMEOUT", 5))
+    if seconds <= 0 or not hasattr(socket, "TCP_USER_TIMEOUT"):
+        return connection
+    try:
+        sock = socket.socket(fileno=os.dup(connection.fileno()))
+    except (OSError, AttributeError):
+        return connection
+    try:
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, seconds * 1000)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, max(1, seconds // 2))
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, max(1, seconds - seconds // 2))
+    except OSError as exc:
+        logger.debug("could not tune the database socket: %s", exc)
+    finally:
+        sock.close()  # the duplicate only; the connection keeps its own descriptor
+    return connection
+
+
 def _reader_may_stand_in() -> bool:
     """Return True when a read meant for the writer may be served by the reader instead."""
     # A reader marked down is tried all the same: the alternative is an error page.
@@ -169,7 +203,7 @@ class DatabaseWrapper(mysql.DatabaseWrapper):
 
     def get_new_connection(self, conn_params):
         if self.alias != WRITER:
-            return super().get_new_connection(conn_params)
+            return tune_socket(super().get_new_connection(conn_params))
         if state.is_down(WRITER):
             # Fail fast while the writer is marked down instead of waiting for a connect timeout.
             raise WriterUnavailable(2003, "the writer is marked down")
@@ -180,6 +214,7 @@ class DatabaseWrapper(mysql.DatabaseWrapper):
                 self.mark_down(exc)
                 raise WriterUnavailable(*exc.args) from exc
             raise
+        tune_socket(connection)
         # Aurora readers set innodb_read_only; MySQL/MariaDB replicas set read_only. A writer
         # endpoint that still resolves to a demoted node must not be used for writes.
         with connection.cursor() as cursor:
