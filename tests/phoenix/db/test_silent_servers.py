@@ -323,9 +323,8 @@ def test_a_full_writer_1040_answers_writes_with_a_retryable_503(app, number):
     )
 
 
-@pytest.mark.django_db
 def test_every_tcp_connection_fails_fast_on_a_dead_peer():
-    """TCP_USER_TIMEOUT and keepalive are on the real socket of a Django connection.
+    """TCP_USER_TIMEOUT and keepalive are on the real socket of a new connection to the writer.
 
     What they do (a partition fails the socket in seconds) needs packets dropped by a firewall,
     which this machine's tests may not do; docs/failure-modes.md lists that drill.
@@ -333,12 +332,12 @@ def test_every_tcp_connection_fails_fast_on_a_dead_peer():
     from django.db import connections
 
     wrapper = connections["default"]
-    wrapper.close()
-    wrapper.ensure_connection()
-    sock = socket.socket(fileno=os.dup(wrapper.connection.fileno()))
+    connection = wrapper.get_new_connection(wrapper.get_connection_params())
+    sock = socket.socket(fileno=os.dup(connection.fileno()))
     try:
         assert sock.family == socket.AF_INET  # DATABASE_URL is TCP to 127.0.0.1
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 5000
         assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
     finally:
         sock.close()
+        connection.close()

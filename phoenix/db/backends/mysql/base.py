@@ -170,7 +170,7 @@ def tune_socket(connection):
         return connection
     try:
         sock = socket.socket(fileno=os.dup(connection.fileno()))
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, MySQLdb.Error):
         return connection
     try:
         if sock.family in (socket.AF_INET, socket.AF_INET6):
