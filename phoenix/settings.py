@@ -166,7 +166,7 @@ if PHOENIX_ROUTER == "multidb" and "reader" in DATABASES:
 PHOENIX_DB_READER_DOWN_SECONDS = env_int("PHOENIX_DB_READER_DOWN_SECONDS", 5)
 PHOENIX_DB_WRITER_DOWN_SECONDS = env_int("PHOENIX_DB_WRITER_DOWN_SECONDS", 1)
 # Seconds after which a database socket whose peer acknowledges nothing (a partition) fails:
-# TCP_USER_TIMEOUT plus keepalive on every connection (phoenix/db/backends/mysql); 0 = off.
+# TCP_USER_TIMEOUT plus keepalive on every connection (phoenix/db/sockets.py); 0 = off.
 PHOENIX_DB_TCP_USER_TIMEOUT = env_int("PHOENIX_DB_TCP_USER_TIMEOUT", 5)
 # Lag-aware reader (phoenix/db/lag.py): each process checks the replica's lag every
 # PHOENIX_REPLICA_LAG_CHECK_SECONDS, off the request path; while it is more than

@@ -28,6 +28,7 @@ import MySQLdb
 from django.conf import settings
 from django.db import connections
 
+from phoenix.db.sockets import tune_socket
 from phoenix.db.state import READER
 
 logger = logging.getLogger(__name__)
@@ -141,8 +142,6 @@ class LagMonitor:
         if self._connection is None:
             params = connections[READER].get_connection_params()
             params.pop("init_command", None)
-            from phoenix.db.backends.mysql.base import tune_socket
-
             self._connection = tune_socket(MySQLdb.connect(**params))
             self._connection.autocommit(True)
         return self._connection.cursor()

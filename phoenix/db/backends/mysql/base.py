@@ -23,9 +23,7 @@ ENGINE ``phoenix.db.backends.mysql`` (phoenix/dburl.py uses it for every mysql:/
 
 import contextlib
 import logging
-import os
 import re
-import socket
 from pathlib import Path
 
 import MySQLdb
@@ -35,6 +33,7 @@ from django.db.backends.mysql import base as mysql
 
 from phoenix.db import state
 from phoenix.db.errors import WriterUnavailable, is_lost, is_read_only
+from phoenix.db.sockets import tune_socket
 from phoenix.db.state import READER, WRITER
 
 logger = logging.getLogger(__name__)
@@ -154,36 +153,6 @@ class CursorWrapper(mysql.CursorWrapper):
             state.mark_up(READER)  # it answered: no need to keep avoiding it
         self._done(query)
         return result
-
-
-def tune_socket(connection):
-    """Make a dead peer fail this connection's TCP socket in seconds; return the connection.
-
-    ``TCP_USER_TIMEOUT``: data the server has not acknowledged within
-    PHOENIX_DB_TCP_USER_TIMEOUT seconds (a partition drops the query) fails the socket; TCP
-    keepalive probes a connection that waits for an answer, so a silent peer is noticed too.
-    A live server acknowledges both at once, so a long query on it is untouched (the read
-    timeout, not this, bounds slow statements). Linux only; Unix sockets are left alone.
-    """
-    seconds = int(getattr(settings, "PHOENIX_DB_TCP_USER_TIMEOUT", 5))
-    if seconds <= 0 or not hasattr(socket, "TCP_USER_TIMEOUT"):
-        return connection
-    try:
-        sock = socket.socket(fileno=os.dup(connection.fileno()))
-    except (OSError, AttributeError, MySQLdb.Error):
-        return connection
-    try:
-        if sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, seconds * 1000)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, max(1, seconds // 2))
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, max(1, seconds - seconds // 2))
-    except OSError as exc:
-        logger.debug("could not tune the database socket: %s", exc)
-    finally:
-        sock.close()  # the duplicate only; the connection keeps its own descriptor
-    return connection
 
 
 def _reader_may_stand_in() -> bool:
