@@ -27,15 +27,28 @@ from gunicorn import glogging
 wsgi_app = "phoenix.wsgi:application"
 
 
+def _load(name: str, path: Path):
+    """Return the module at ``path``, loaded by its file name (this file runs before Django and
+    before gunicorn puts the app's directory on sys.path)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _env_int(name: str, default: int) -> int:
     value = os.environ.get(name, "").strip()
     return int(value) if value else default
 
 
 # gthread: Django spends most of a request waiting on Aurora, so threads overlap those waits
-# while the processes (one per core plus a spare) use the CPUs despite the GIL.
+# while the processes (one per core plus a spare) use the CPUs despite the GIL. The worker is
+# gthread plus /healthz answered in its main loop (phoenix/gunicorn_worker.py), so the load
+# balancer's liveness check is answered even while every thread waits on a silent database.
 _cpus = os.cpu_count() or 1
-worker_class = "gthread"
+worker_class = _load(
+    "phoenix_gunicorn_worker", Path(__file__).parents[1] / "phoenix" / "gunicorn_worker.py"
+).HealthzThreadWorker
 workers = _env_int("GUNICORN_WORKERS", _cpus + 1)
 threads = _env_int("GUNICORN_THREADS", max(4, 2 * _cpus))
 
@@ -64,15 +77,6 @@ gunicorn.http.wsgi.SERVER = "phoenix"
 
 # Headers larger than this are refused with a 400 before Django sees them.
 limit_request_field_size = 8190
-
-
-def _load(name: str, path: Path):
-    """Return the module at ``path``, loaded by its file name (this file runs before Django and
-    before gunicorn puts the app's directory on sys.path)."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # Query parameters whose values never reach the logs (the postal code unlocks private details):

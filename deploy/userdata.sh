@@ -101,7 +101,10 @@ fi
     # Errors only (a site URL customers cannot follow, ...): warnings are for the operator.
     runuser -u "$service_user" -- "$python" manage.py check --deploy --fail-level ERROR
     echo "==> database migrations (under the phoenix-migrate lock)"
-    runuser -u "$service_user" -- "$python" manage.py migrate_locked --timeout 900
+    # An ALTER TABLE on a large table may run for minutes: the web processes' 10 s read
+    # timeout on the writer (phoenix/dburl.py) is not meant for it.
+    runuser -u "$service_user" -- env PHOENIX_DB_READ_TIMEOUT=3600 PHOENIX_DB_WRITE_TIMEOUT=3600 \
+        "$python" manage.py migrate_locked --timeout 900
 )
 
 echo "==> services"

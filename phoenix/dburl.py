@@ -8,11 +8,31 @@ from django.core.exceptions import ImproperlyConfigured
 SUPPORTED_SCHEMES = ("mysql", "sqlite")
 
 
-def database_config(name: str, default: str = "") -> dict:
+# Seconds a MySQL connection may wait on its server, per role: (connect, read, write). The
+# read timeout is how long one wait for the server's answer may last (a statement that runs
+# longer fails with 2013, "lost connection"); it is what frees a gunicorn thread from a silent
+# (partitioned) or hung server, so it must stay well below gunicorn's 30 s timeout. The reader
+# serves short page reads and has the writer to fall back on: it gets the shortest budget. The
+# writer's is longer (a write may wait for row locks), and `manage.py migrate` runs with a
+# longer one (deploy/userdata.sh): an ALTER TABLE may take minutes.
+TIMEOUTS = {"writer": (1, 10, 10), "reader": (1, 2, 2)}
+# Environment variables that override them, per role.
+TIMEOUT_VARIABLES = {
+    "writer": ("PHOENIX_DB_CONNECT_TIMEOUT", "PHOENIX_DB_READ_TIMEOUT", "PHOENIX_DB_WRITE_TIMEOUT"),
+    "reader": (
+        "PHOENIX_DB_READER_CONNECT_TIMEOUT",
+        "PHOENIX_DB_READER_READ_TIMEOUT",
+        "PHOENIX_DB_READER_WRITE_TIMEOUT",
+    ),
+}
+
+
+def database_config(name: str, default: str = "", role: str = "writer") -> dict:
     """Return the DATABASES entry for the URL in environment variable NAME.
 
-    MySQL connections get utf8mb4, strict mode and short timeouts so that a dead endpoint
-    fails fast instead of holding a request for minutes.
+    MySQL connections get utf8mb4, strict mode and short timeouts (per ``role``, "writer" or
+    "reader": see TIMEOUTS) so that a dead or silent endpoint fails fast instead of holding a
+    request for minutes.
     """
     url = os.environ.get(name, "") or default
     if not url:
@@ -45,9 +65,10 @@ def database_config(name: str, default: str = "") -> dict:
         options = config.setdefault("OPTIONS", {})
         options.setdefault("charset", "utf8mb4")
         options.setdefault("init_command", "SET sql_mode='STRICT_TRANS_TABLES'")
-        options.setdefault("connect_timeout", int(os.environ.get("PHOENIX_DB_CONNECT_TIMEOUT", "3")))
-        options.setdefault("read_timeout", int(os.environ.get("PHOENIX_DB_READ_TIMEOUT", "30")))
-        options.setdefault("write_timeout", int(os.environ.get("PHOENIX_DB_WRITE_TIMEOUT", "30")))
+        for option, variable, seconds in zip(
+            ("connect_timeout", "read_timeout", "write_timeout"), TIMEOUT_VARIABLES[role], TIMEOUTS[role], strict=True
+        ):
+            options.setdefault(option, _seconds(variable, seconds))
         ca = os.environ.get("PHOENIX_DB_SSL_CA")
         if ca:
             # TLS to Aurora: verify the server against the RDS CA bundle.
@@ -56,6 +77,19 @@ def database_config(name: str, default: str = "") -> dict:
     else:
         config["CONN_MAX_AGE"] = 0
     return config
+
+
+def _seconds(variable: str, default: int) -> int:
+    value = os.environ.get(variable, "").strip()
+    if not value:
+        return default
+    try:
+        seconds = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{variable} must be a whole number of seconds") from None
+    if seconds < 1:
+        raise ImproperlyConfigured(f"{variable} must be at least 1 second (0 would mean: wait forever)")
+    return seconds
 
 
 def _conn_max_age() -> int:

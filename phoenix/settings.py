@@ -138,7 +138,7 @@ TEMPLATES = [
 # set, an embedded SQLite file serves `make run`.
 DATABASES = {"default": database_config("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if env_str("DATABASE_READER_URL"):
-    DATABASES["reader"] = database_config("DATABASE_READER_URL")
+    DATABASES["reader"] = database_config("DATABASE_READER_URL", role="reader")
     # Inside the test runner the reader is the writer's test database; tests that need the
     # real replica talk to it over a second connection or through a live server.
     DATABASES["reader"]["TEST"] = {"MIRROR": "default"}
@@ -168,6 +168,15 @@ if PHOENIX_ROUTER == "multidb" and "reader" in DATABASES:
 # writer (writes fail fast with 503 and pinned reads use the reader).
 PHOENIX_DB_READER_DOWN_SECONDS = env_int("PHOENIX_DB_READER_DOWN_SECONDS", 5)
 PHOENIX_DB_WRITER_DOWN_SECONDS = env_int("PHOENIX_DB_WRITER_DOWN_SECONDS", 1)
+# Seconds after which a database socket whose peer acknowledges nothing (a partition) fails:
+# TCP_USER_TIMEOUT plus keepalive on every connection (phoenix/db/sockets.py); 0 = off.
+PHOENIX_DB_TCP_USER_TIMEOUT = env_int("PHOENIX_DB_TCP_USER_TIMEOUT", 5)
+# Lag-aware reader (phoenix/db/lag.py): each process checks the replica's lag every
+# PHOENIX_REPLICA_LAG_CHECK_SECONDS, off the request path; while it is more than
+# PHOENIX_MAX_REPLICA_LAG seconds behind (default: the pin window), or its lag is unknown,
+# reads go to the writer. 0 switches the check off.
+PHOENIX_MAX_REPLICA_LAG = env_int("PHOENIX_MAX_REPLICA_LAG", PHOENIX_PIN_SECONDS)
+PHOENIX_REPLICA_LAG_CHECK_SECONDS = env_int("PHOENIX_REPLICA_LAG_CHECK_SECONDS", 1)
 
 # Caches, in each process's memory: "default" holds the lookup rate-limit counters
 # (tracking/site/ratelimit.py); "pages" the rendered public tracking pages (tracking/site/pagecache.py),

@@ -71,7 +71,9 @@ def live_app(tmp_path_factory):
     """
     from tests.live import LiveApp
 
-    app = LiveApp.start(tmp_path_factory.mktemp("live"))
+    # The lag-aware reader is off in this app: tests that stop replication here show what the
+    # stale replica serves and how pins avoid it (tests/phoenix/db/test_replica_lag.py has it on).
+    app = LiveApp.start(tmp_path_factory.mktemp("live"), extra_env={"PHOENIX_MAX_REPLICA_LAG": "0"})
     yield app
     app.stop()
 

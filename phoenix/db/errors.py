@@ -10,6 +10,13 @@ READ_ONLY_CODES = frozenset({1290, 1836, 1792})
 # lost during a query (2013), out of sync after a lost packet (2055); 1053 server shutdown in
 # progress; 1927 connection killed (MariaDB), 4031 idle-disconnected (MySQL 8).
 LOST_CODES = frozenset({2002, 2003, 2005, 2006, 2013, 2055, 1053, 1927, 4031})
+# The server is there but takes no more connections: too many connections (1040), too many for
+# this user (1203 max_user_connections, 1226 a user resource limit), this host blocked after
+# connection errors (1129). As unavailable as a server that is gone: route around it (a read
+# goes to the other server, a write answers 503 with Retry-After), never a 500.
+FULL_CODES = frozenset({1040, 1203, 1226, 1129})
+# Every "this server cannot serve us now" failure, as the backend and the middleware classify them.
+UNAVAILABLE_CODES = LOST_CODES | FULL_CODES
 
 
 class WriterUnavailable(OperationalError):
@@ -30,7 +37,8 @@ def error_code(exc: BaseException) -> int | None:
 
 
 def is_lost(exc: BaseException) -> bool:
-    return error_code(exc) in LOST_CODES
+    """Return True when the server is gone, silent (a read timeout is 2013) or full (1040...)."""
+    return error_code(exc) in UNAVAILABLE_CODES
 
 
 def is_read_only(exc: BaseException) -> bool:

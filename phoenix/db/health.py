@@ -21,6 +21,7 @@ class Probe:
     latency_ms: float | None = None
     lag_seconds: float | None = None
     lag: str = "unknown"
+    replica: bool | None = None  # with_lag: whether the server replicates from another
     error: str = ""
 
     @property
@@ -67,7 +68,8 @@ def probe(alias: str, timeout: float = 2.0, with_lag: bool = False) -> Probe:
         result.reachable = True
         result.writable = not (innodb_read_only or read_only)
         if with_lag:
-            result.lag_seconds, result.lag = replica_lag(cursor)
+            lag = replica_lag(cursor)
+            result.lag_seconds, result.lag, result.replica = lag.seconds, lag.text, lag.replica
     except MySQLdb.Error as exc:
         result.error = _message(exc)
     finally:
@@ -75,12 +77,28 @@ def probe(alias: str, timeout: float = 2.0, with_lag: bool = False) -> Probe:
     return result
 
 
-def replica_lag(cursor) -> tuple[float | None, str]:
-    """Return (seconds, text) of this server's replication lag, whichever way the server tells it.
+@dataclass
+class Lag:
+    """How far a server is behind its source, as the server itself tells it."""
+
+    seconds: float | None  # None: unknown (replication stopped or broken), or not a replica
+    text: str
+    replica: bool = True  # False: the server replicates from nothing (a writer, a single server)
+
+    def beyond(self, bound: float) -> bool:
+        """Return True when reads should not rely on this server: behind by more than ``bound``
+        seconds, or a replica whose lag is unknown (its replication is stopped or broken)."""
+        return self.replica and (self.seconds is None or self.seconds > bound)
+
+
+def replica_lag(cursor) -> Lag:
+    """Return this server's replication lag, whichever way the server tells it.
 
     MySQL 8 ``SHOW REPLICA STATUS``, MariaDB/older MySQL ``SHOW SLAVE STATUS``, Aurora
     ``information_schema.replica_host_status`` (Aurora replicas share storage and have no
-    binlog replica status).
+    binlog replica status). A binlog replica whose I/O or SQL thread is not running has an
+    unknown lag: ``Seconds_Behind_Master`` only says how far the applier is behind what the
+    I/O thread has received, so it can read 0 while the source is far ahead.
     """
     for statement in ("SHOW REPLICA STATUS", "SHOW SLAVE STATUS"):
         try:
@@ -92,9 +110,10 @@ def replica_lag(cursor) -> tuple[float | None, str]:
             break  # not a binlog replica: maybe Aurora, maybe a writer
         status = dict(zip([column[0] for column in cursor.description], row, strict=True))
         seconds = status.get("Seconds_Behind_Source", status.get("Seconds_Behind_Master"))
-        if seconds is None:
-            return None, "unknown (replication stopped)"
-        return float(seconds), f"{seconds} s"
+        running = [status.get(f"{kind}_Running") for kind in ("Replica_IO", "Slave_IO", "Replica_SQL", "Slave_SQL")]
+        if seconds is None or any(value not in (None, "Yes") for value in running):
+            return Lag(None, "unknown (replication stopped)")
+        return Lag(float(seconds), f"{seconds} s")
     try:
         cursor.execute(
             "SELECT REPLICA_LAG_IN_MILLISECONDS FROM information_schema.replica_host_status "
@@ -102,10 +121,10 @@ def replica_lag(cursor) -> tuple[float | None, str]:
         )
         row = cursor.fetchone()
     except MySQLdb.Error:
-        return None, "none (not a replica)"
+        return Lag(None, "none (not a replica)", replica=False)
     if row is None or row[0] is None:
-        return None, "unknown"
-    return float(row[0]) / 1000, f"{float(row[0]) / 1000:.3f} s"
+        return Lag(None, "unknown")
+    return Lag(float(row[0]) / 1000, f"{float(row[0]) / 1000:.3f} s")
 
 
 def _probe_other(wrapper, result: Probe) -> Probe:

@@ -23,7 +23,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
 from phoenix.clientip import client_ip
-from phoenix.db import health, pinning, state
+from phoenix.db import health, lag, pinning, state
 from phoenix.db.errors import WriterUnavailable, is_lost
 from phoenix.db.state import READER, WRITER
 
@@ -112,7 +112,12 @@ def readyz_cache_clear() -> None:
 
 
 def readyz() -> HttpResponse:
-    """Return writer and reader state; 200 when the writer is writable, else 503."""
+    """Return writer and reader state; 200 when the writer is writable, else 503.
+
+    The reader's part includes this process's view of its lag (``lag_seconds``, None when
+    unknown) and whether reads avoid it for lag (``shunned``); a lagging reader does not make
+    the instance unready, its reads go to the writer.
+    """
     global _readyz_last
     from django.conf import settings
 
@@ -125,7 +130,7 @@ def readyz() -> HttpResponse:
             writer = health.probe(WRITER)
             body = {"ready": bool(writer.writable), "writer": writer.as_public_dict()}
             if READER in settings.DATABASES:
-                body["reader"] = health.probe(READER).as_public_dict()
+                body["reader"] = {**health.probe(READER).as_public_dict(), **lag.monitor.public()}
             if not writer.writable:
                 logger.warning("not ready: the writer is %s %s", writer.role, writer.error)
             status = 200 if writer.writable else 503

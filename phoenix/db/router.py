@@ -8,6 +8,7 @@ The semantics are docs/database.md, Routing semantics. A read goes to the writer
 - the request or task already wrote, or the client holds a valid pin (cookie or server-side);
 - it reads a model of an app in ``WRITER_ONLY_APPS`` (sessions: a login must survive lag);
 - the reader is marked down after a failure;
+- the reader is shunned for replica lag beyond PHOENIX_MAX_REPLICA_LAG (phoenix/db/lag.py);
 - the ``instance`` hint says the object came from the writer (related rows stay as fresh).
 
 The backend (phoenix.db.backends.mysql) notices writes and reader failures; the router only
@@ -17,7 +18,7 @@ decides. An ``instance`` hint from the reader never sends a pinned read to the s
 from django.conf import settings
 from django.db import connections
 
-from phoenix.db import state
+from phoenix.db import lag, state
 from phoenix.db.state import READER, WRITER
 
 # Apps whose rows are always read from the writer. Sessions: a staff member who has just logged
@@ -52,6 +53,8 @@ def read_alias(model=None, instance=None) -> str:
         reason = "instance"
     elif state.is_down(READER):
         reason = state.READER_DOWN
+    elif lag.reader_shunned():
+        reason = state.READER_LAG
     else:
         current.note(READER, "replica")
         return READER

@@ -33,6 +33,7 @@ USE_WRITER = "use_writer"  # inside use_writer()
 TRANSACTION = "transaction"  # a transaction is open on the writer
 READER_DOWN = "reader_down"  # the reader is marked down (or failed and the read was retried)
 NO_READER = "no_reader"  # no reader configured
+READER_LAG = "reader_lag"  # the replica is too far behind, or its lag is unknown (phoenix/db/lag.py)
 SESSION = "session"  # sessions are read from the writer (see router.WRITER_ONLY_APPS)
 # Reasons a read went to the reader although the writer was wanted.
 WRITER_DOWN = "writer_down"  # the writer failed; a pinned read was served, possibly stale, by the reader

@@ -66,7 +66,7 @@ def test_it_keeps_idle_connections_open_longer_than_the_load_balancer():
 def test_it_runs_gthread_workers_sized_from_the_cpus_and_overridable():
     cpus = os.cpu_count() or 1
     config = _print_config()
-    assert config["worker_class"] == "gthread"
+    assert config["worker_class"] == "<HealthzThreadWorker()>"  # gthread plus /healthz in the main loop
     assert int(config["workers"]) == cpus + 1
     assert int(config["threads"]) == max(4, 2 * cpus)
     assert config["wsgi_app"] == "phoenix.wsgi:application"

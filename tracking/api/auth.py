@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import DatabaseError
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
@@ -17,6 +18,8 @@ from rest_framework.permissions import BasePermission
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from phoenix.db import state
+from phoenix.db.errors import WriterUnavailable, is_lost, is_read_only
 from phoenix.db.pinning import pin_key
 from tracking.api.tokens import partner_token_find
 from tracking.services import WRITER
@@ -48,6 +51,25 @@ def pin_partner(request, partner) -> None:
     pin_key(request, f"partner:{partner.pk}")
 
 
+def record_use(token) -> None:
+    """Note when ``token`` was last used (to the minute), best effort.
+
+    A read must not need a writable writer: while the writer is marked down the update is not
+    even tried, and a writer that is unreachable, full or read-only only costs a log line.
+    """
+    now = timezone.now()
+    if token.last_used_at is not None and now - token.last_used_at <= LAST_USED_RESOLUTION:
+        return
+    if state.is_down(WRITER):
+        return
+    try:
+        type(token).objects.using(WRITER).filter(pk=token.pk).update(last_used_at=now)
+    except DatabaseError as exc:
+        if not (isinstance(exc, WriterUnavailable) or is_lost(exc) or is_read_only(exc)):
+            raise
+        logger.warning("token use not recorded, the writer is unavailable: %s", exc)
+
+
 class PartnerTokenAuthentication(BaseAuthentication):
     """``Authorization: Token <key>``. No header: anonymous (public projection only)."""
 
@@ -74,9 +96,7 @@ class PartnerTokenAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed("This token is disabled.")
         if not token.partner.is_active:
             raise exceptions.PermissionDenied("This partner is disabled; contact QualityPost.")
-        now = timezone.now()
-        if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-            type(token).objects.using(WRITER).filter(pk=token.pk).update(last_used_at=now)
+        record_use(token)
         pin_partner(request._request, token.partner)
         # Answers to a partner may hold its private data: PrivateAnswersMiddleware marks them.
         request._request.partner_answer = True

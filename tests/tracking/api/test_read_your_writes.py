@@ -53,11 +53,15 @@ def test_a_partner_reads_its_event_back_at_once_while_the_replica_lags(live_app)
 
 
 def test_without_the_writer_the_api_answers_503_json_with_retry_after(live_app):
+    number = live_app.seed(1)[0]
     key = _new_partner(live_app, "Writerless Partner")
     live_app.wait_replica()
+    # A valid event: recording it needs the writer (the token check itself does not).
+    event = {"id": "writerless-1", "tracking_number": number, "milestone": "in_transit"}
+    event["occurred_at"] = datetime.now(UTC).isoformat()
     with live_app.endpoint_down(live_app.writer):
         response = live_app.client().post(
-            "/api/v1/events", json_body={"events": [{"id": "x"}]}, headers={"Authorization": f"Token {key}"}
+            "/api/v1/events", json_body={"events": [event]}, headers={"Authorization": f"Token {key}"}
         )
     assert response.status == 503, response.body
     assert response.headers["Content-Type"].startswith("application/json")

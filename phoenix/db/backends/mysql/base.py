@@ -15,6 +15,8 @@ ENGINE ``phoenix.db.backends.mysql`` (phoenix/dburl.py uses it for every mysql:/
   writer when no transaction is open.
 - Every statement is counted per alias, and a statement that changes data on the writer pins
   the rest of the request or task to the writer (read-your-writes), raw cursors included.
+- Every TCP connection gets ``TCP_USER_TIMEOUT`` and keepalive (``tune_socket``), so a partition
+  fails the socket in seconds without bounding a slow query on a live server.
 - ``PASSWORD_FILE`` in the settings dict: the password is read from that file for every new
   connection, so a rotated secret is picked up without a restart.
 """
@@ -31,6 +33,7 @@ from django.db.backends.mysql import base as mysql
 
 from phoenix.db import state
 from phoenix.db.errors import WriterUnavailable, is_lost, is_read_only
+from phoenix.db.sockets import tune_socket
 from phoenix.db.state import READER, WRITER
 
 logger = logging.getLogger(__name__)
@@ -169,7 +172,7 @@ class DatabaseWrapper(mysql.DatabaseWrapper):
 
     def get_new_connection(self, conn_params):
         if self.alias != WRITER:
-            return super().get_new_connection(conn_params)
+            return tune_socket(super().get_new_connection(conn_params))
         if state.is_down(WRITER):
             # Fail fast while the writer is marked down instead of waiting for a connect timeout.
             raise WriterUnavailable(2003, "the writer is marked down")
@@ -180,6 +183,7 @@ class DatabaseWrapper(mysql.DatabaseWrapper):
                 self.mark_down(exc)
                 raise WriterUnavailable(*exc.args) from exc
             raise
+        tune_socket(connection)
         # Aurora readers set innodb_read_only; MySQL/MariaDB replicas set read_only. A writer
         # endpoint that still resolves to a demoted node must not be used for writes.
         with connection.cursor() as cursor:
