@@ -20,21 +20,22 @@ import socket
 import time
 from functools import partial
 
+from gunicorn.http import wsgi
 from gunicorn.workers.gthread import ThreadWorker
 
 # The request line of a liveness check: GET, the path, an optional query, the protocol.
 _HEALTHZ = re.compile(rb"^GET /healthz/?(\?[^ ]*)? HTTP/1\.[01]\r\n")
 # A request line is at most this long for /healthz; peeking this much tells it apart.
 _PEEK_BYTES = 512
-_ANSWER = (
-    b"HTTP/1.1 200 OK\r\n"
-    b"Content-Type: text/plain\r\n"
-    b"Content-Length: 2\r\n"
-    b"Cache-Control: no-store\r\n"
-    b"Connection: close\r\n"
-    b"\r\n"
-    b"ok"
-)
+
+
+def _answer() -> bytes:
+    """Return the liveness answer, naming the server as every other answer does (the config sets it)."""
+    return (
+        b"HTTP/1.1 200 OK\r\n"
+        + f"Server: {wsgi.SERVER}\r\n".encode()
+        + b"Content-Type: text/plain\r\nContent-Length: 2\r\nCache-Control: no-store\r\nConnection: close\r\n\r\nok"
+    )
 
 
 def is_healthz(head: bytes) -> bool:
@@ -80,7 +81,7 @@ class HealthzThreadWorker(ThreadWorker):
             sock.recv(_PEEK_BYTES, socket.MSG_DONTWAIT)  # consume the request: closing unread data resets
             sock.setblocking(True)
             sock.settimeout(1.0)
-            sock.sendall(_ANSWER)
+            sock.sendall(_answer())
             sock.shutdown(socket.SHUT_WR)
         except OSError as exc:
             if exc.errno not in (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, None):

@@ -53,10 +53,14 @@ def test_a_partner_reads_its_event_back_at_once_while_the_replica_lags(live_app)
 
 
 def test_without_the_writer_the_api_answers_503_json_with_retry_after(live_app):
-    number = live_app.seed(1)[0]
+    live_app.seed(1)  # facilities MEX01, GDL01, ...
     key = _new_partner(live_app, "Writerless Partner")
+    created = live_app.client().post(
+        "/api/v1/shipments", json_body=_shipment_payload(), headers={"Authorization": f"Token {key}"}
+    )
+    number = created.json()["tracking_number"]
     live_app.wait_replica()
-    # A valid event: recording it needs the writer (the token check itself does not).
+    # A valid event on its own shipment: recording it needs the writer (the token check does not).
     event = {"id": "writerless-1", "tracking_number": number, "milestone": "in_transit"}
     event["occurred_at"] = datetime.now(UTC).isoformat()
     with live_app.endpoint_down(live_app.writer):
