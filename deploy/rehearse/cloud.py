@@ -10,21 +10,15 @@ export the template promises must be there.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
 
-from deploy.local.lab.processes import free_port
+from deploy.local.lab.servers import moto_server
 from deploy.rehearse import shim
 from deploy.rehearse.templates import (
     CERTIFICATE,
@@ -38,38 +32,6 @@ from deploy.rehearse.templates import (
 )
 
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-
-
-@contextmanager
-def moto_server(log: Path) -> Iterator[str]:
-    """Run ``moto_server`` on a free loopback port, its output in LOG; yield its URL; stop it."""
-    port = free_port()
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={name: value for name, value in os.environ.items() if not name.startswith("AWS_")},
-        )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()
-                break
-            except (urllib.error.URLError, ConnectionError):
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError(f"moto_server did not start (see {log})") from None
-                time.sleep(0.2)
-        yield endpoint
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 def client(endpoint: str, service: str, region: str):

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import MySQLdb
 
 from deploy.local.lab import LOCAL
-from deploy.local.lab.processes import cpu_seconds
+from deploy.local.lab.processes import cpu_seconds, free_port
 
 
 def read_env(path: Path) -> dict[str, str]:
@@ -152,3 +156,43 @@ class Cluster:
     def settle(self, log: Callable[[str], None], timeout: int = 300) -> None:
         """Wait until both servers have caught up with the seed's background work (see ``settle``)."""
         settle([self.writer_socket, self.replica_socket], timeout, log)
+
+
+@contextmanager
+def moto_server(log: Path | None = None) -> Iterator[str]:
+    """Run moto's AWS API server on a free loopback port (its output in ``log``); yield its URL.
+
+    A real HTTP endpoint for S3, SES, SSM, CloudFormation... not mocked calls. The caller's AWS_
+    variables do not reach it. It is stopped on the way out.
+    """
+    port = free_port()
+    out = log.open("wb") if log else subprocess.DEVNULL
+    try:
+        server = subprocess.Popen(
+            [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={name: value for name, value in os.environ.items() if not name.startswith("AWS_")},
+        )
+    finally:
+        if log:
+            out.close()
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError(f"moto_server did not start{f' (see {log})' if log else ''}") from None
+                time.sleep(0.2)
+        yield endpoint
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
