@@ -210,20 +210,24 @@ class SafeImportConfirmMixin:
                 "import_url": self._import_url(),
             }
             return TemplateResponse(request, "admin/tracking/import_invalid.html", context, status=400)
+        if problem == "gone":
+            return self._nothing_imported(request)
         try:
-            if problem == "gone":
-                raise FileNotFoundError
             return super().process_import(request, **kwargs)
-        except FileNotFoundError:  # also when a concurrent confirmation imported it a moment ago
-            self.message_user(
-                request,
-                _(
-                    "Nothing was imported now: this file was already imported, or its upload has expired. "
-                    "Upload it again to import it."
-                ),
-                messages.ERROR,
-            )
-            return HttpResponseRedirect(self._import_url())
+        except FileNotFoundError:  # a concurrent confirmation imported it a moment ago
+            return self._nothing_imported(request)
+
+    def _nothing_imported(self, request) -> HttpResponse:
+        """Say that the waiting file is gone and nothing was imported now; back to the upload page."""
+        self.message_user(
+            request,
+            _(
+                "Nothing was imported now: this file was already imported, or its upload has expired. "
+                "Upload it again to import it."
+            ),
+            messages.ERROR,
+        )
+        return HttpResponseRedirect(self._import_url())
 
     def _import_url(self) -> str:
         return reverse(f"admin:{self.model._meta.app_label}_{self.model._meta.model_name}_import")

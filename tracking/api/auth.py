@@ -5,11 +5,9 @@ its own views module is still loading.
 """
 
 import logging
-import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import DatabaseError
 from django.utils import timezone
 from rest_framework import exceptions
@@ -106,31 +104,35 @@ class PartnerTokenAuthentication(BaseAuthentication):
         return self.keyword
 
 
-class TokenFailureThrottle:
+class TokenFailureThrottle(SimpleRateThrottle):
     """Failed token checks per client address: PHOENIX_API_TOKEN_FAILURES ("N/minute").
 
-    Only unknown keys count; a partner's successful requests cost nothing. Counted in the
-    "default" cache of each process, like the API's other throttles.
+    DRF's throttle counting, but only unknown keys are recorded (``record``); a partner's
+    successful requests cost nothing. Counted in the "default" cache of each process, like the
+    API's other throttles.
     """
 
+    scope = "token_failure"
+
     def __init__(self, request):
-        number, _, period = settings.PHOENIX_API_TOKEN_FAILURES.partition("/")
-        self.num, self.duration = int(number), {"s": 1, "m": 60, "h": 3600, "d": 86400}[period[:1]]
-        ident = ClientIPThrottle().get_ident(request)
-        self.key = f"throttle_token_failure_{ident}"
-        self.now = time.time()
-        self.history = [moment for moment in cache.get(self.key, []) if moment > self.now - self.duration]
+        super().__init__()
+        self.key = self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+        self.now = self.timer()
+        self.history = [moment for moment in self.cache.get(self.key, []) if moment > self.now - self.duration]
+
+    def get_rate(self) -> str:
+        return settings.PHOENIX_API_TOKEN_FAILURES
 
     def wait(self) -> float | None:
-        if len(self.history) < self.num:
+        """Return the seconds until a key may be checked again, or None when it may be now."""
+        if len(self.history) < self.num_requests:
             return None
-        return max(1.0, self.duration - (self.now - self.history[0]))
+        return max(1.0, super().wait())
 
     def record(self) -> None:
-        self.history.append(self.now)
-        cache.set(self.key, self.history, self.duration)
-        if len(self.history) == self.num:
-            logger.warning("failed token checks from one address reached %d; throttled", self.num)
+        self.throttle_success()
+        if len(self.history) == self.num_requests:
+            logger.warning("failed token checks from one address reached %d; throttled", self.num_requests)
 
 
 class HasPartnerToken(BasePermission):

@@ -48,7 +48,7 @@ def shipments_changed(request, *, partner: Partner) -> Response:
     page = list(queryset.order_by("updated_at", "pk")[: limit + 1])
     more, page = len(page) > limit, page[:limit]
     items = projection.of(request, page)
-    after = _encode(f"{page[-1].updated_at.isoformat()}|{page[-1].pk}") if more else None
+    after = projection.opaque(f"{page[-1].updated_at.isoformat()}|{page[-1].pk}") if more else None
     return _page(request, {"shipments": items}, after, "cursor", limit)
 
 
@@ -124,10 +124,6 @@ def _updated_after(request) -> datetime:
         message = "Give a date and time with its offset, such as 2026-11-27T10:00:00-06:00, or a cursor."
         raise ApiError(400, "invalid", message, {"updated_after": [message]})
     return parsed
-
-
-def _encode(value: str) -> str:
-    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
 
 
 def _decode(value: str, name: str) -> str:

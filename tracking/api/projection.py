@@ -45,9 +45,14 @@ ACTION_REASONS = {
 ACTION_MILESTONES = {milestones.DELIVERY_ATTEMPTED, milestones.AVAILABLE_FOR_PICKUP}
 
 
+def opaque(value: str) -> str:
+    """Return ``value`` as an opaque token (URL-safe base64, no padding): ids and cursors."""
+    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+
+
 def event_id(pk: int) -> str:
     """Return the opaque, stable id of an event (also a cursor of the events feed)."""
-    return base64.urlsafe_b64encode(f"e{pk}".encode()).decode().rstrip("=")
+    return opaque(f"e{pk}")
 
 
 def language_of(request) -> str | None:
