@@ -26,6 +26,8 @@ UNKNOWN_NUMBERS = f"{numbers.from_body(1)},{numbers.from_body(2)}"
 pytestmark = pytest.mark.cluster
 REPO = Path(__file__).resolve().parents[3]
 MESSAGE = "Moving to the new cluster, back in five minutes."
+# Each worker process keeps its last read of the switch this long.
+CACHE_SECONDS = 1
 
 
 @pytest.fixture
@@ -37,7 +39,11 @@ def gunicorn_server(migrated_database, writer_root):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_READER_URL"}
-    env.update(DATABASE_URL=database_url(name), DJANGO_ALLOWED_HOSTS="127.0.0.1")
+    env.update(
+        DATABASE_URL=database_url(name),
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        PHOENIX_MAINTENANCE_CACHE_SECONDS=str(CACHE_SECONDS),
+    )
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "phoenix.wsgi:application", "--bind", f"127.0.0.1:{port}"]
         + ["--workers", "2", "--threads", "2", "--log-level", "warning"],
@@ -78,8 +84,16 @@ def _wait_until(condition, what: str, limit: float = 60.0) -> None:
         time.sleep(0.2)
 
 
-def _all_writes(base: str, status_is) -> bool:
-    """Return True when ten writes in a row (spread over both workers) satisfy ``status_is``."""
+def _all_writes(base: str, status_is, switched_at: float) -> bool:
+    """Return True when every worker process must have read the switch anew and ten writes agree.
+
+    Ten requests in a row need not reach both workers (the kernel picks who accepts), so
+    the writes alone prove nothing about the other process; what does is time: once
+    CACHE_SECONDS have passed since the switch, every process's cached read has expired and
+    its next request reads the row.
+    """
+    if time.monotonic() < switched_at + CACHE_SECONDS + 0.5:
+        return False
     return all(status_is(_request(base, "POST", "/api/v1/events")[0]) for _ in range(10))
 
 
@@ -95,7 +109,8 @@ def test_it_freezes_and_thaws_writes_on_a_running_server(gunicorn_server):
     assert _request(base, "POST", "/api/v1/events")[0] != 503
 
     assert "Maintenance is ON" in _manage(env, "maintenance", "on", "--message", MESSAGE)
-    _wait_until(lambda: _all_writes(base, lambda status: status == 503), "writes to be refused")
+    switched_at = time.monotonic()
+    _wait_until(lambda: _all_writes(base, lambda status: status == 503, switched_at), "writes to be refused")
 
     status, headers, body = _request(base, "POST", "/api/v1/events")
     assert status == 503 and headers["Retry-After"] == "120"
@@ -106,5 +121,6 @@ def test_it_freezes_and_thaws_writes_on_a_running_server(gunicorn_server):
     assert _request(base, "GET", f"/track/?numbers={UNKNOWN_NUMBERS}")[0] == 200
 
     _manage(env, "maintenance", "off")
-    _wait_until(lambda: _all_writes(base, lambda status: status != 503), "writes to be accepted again")
+    switched_at = time.monotonic()
+    _wait_until(lambda: _all_writes(base, lambda status: status != 503, switched_at), "writes to be accepted again")
     assert server.poll() is None  # the same server throughout: no restart
