@@ -9,4 +9,6 @@ urlpatterns = [
     path("track/<str:number>/notify/sent/", views.requested, name="requested"),
     path("notify/confirm/<str:token>/", views.confirm, name="confirm"),
     path("notify/unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("notify/whatsapp/webhook/", views.whatsapp_webhook, name="whatsapp-webhook"),
+    path("notify/sms/events/<str:token>/", views.sms_events, name="sms-events"),
 ]

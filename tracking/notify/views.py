@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods
 from phoenix.clientip import client_ip
 from tracking import numbers
 from tracking.models import Shipment
-from tracking.notify import subscriptions
+from tracking.notify import callbacks, subscriptions
 from tracking.notify.forms import SubscribeForm
 from tracking.notify.subscriptions import SubscriptionError
 
@@ -94,3 +94,37 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         return _error(request, exc.message, exc.status)
     # A GET only asks: link scanners in mail systems open links, and must not unsubscribe anyone.
     return render(request, "tracking/notifications/unsubscribe.html", {"subscription": subscription})
+
+
+# --- The platforms' callbacks (tracking/notify/callbacks.py) ----------------------------------
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def whatsapp_webhook(request: HttpRequest) -> HttpResponse:
+    """The WhatsApp Business Platform's webhook: the verify handshake (GET) and signed events (POST)."""
+    try:
+        if request.method == "GET":
+            challenge = callbacks.whatsapp_verify(
+                mode=request.GET.get("hub.mode", ""),
+                token=request.GET.get("hub.verify_token", ""),
+                challenge=request.GET.get("hub.challenge", ""),
+            )
+            return HttpResponse(challenge, content_type="text/plain")
+        callbacks.whatsapp_signature_check(body=request.body, header=request.headers.get("X-Hub-Signature-256", ""))
+        recorded = callbacks.whatsapp_callback(body=request.body)
+    except callbacks.Refused as refused:
+        return HttpResponse(str(refused), status=refused.status, content_type="text/plain")
+    return HttpResponse(f"recorded {recorded}", content_type="text/plain")
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def sms_events(request: HttpRequest, token: str) -> HttpResponse:
+    """Amazon SNS notifications with SMS delivery events and inbound SMS (STOP)."""
+    try:
+        callbacks.sms_events_token_check(token)
+        recorded = callbacks.sms_callback(body=request.body)
+    except callbacks.Refused as refused:
+        return HttpResponse(str(refused), status=refused.status, content_type="text/plain")
+    return HttpResponse(f"recorded {recorded}", content_type="text/plain")
