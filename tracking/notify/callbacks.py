@@ -86,16 +86,18 @@ def whatsapp_callback(*, body: bytes, now: datetime | None = None) -> int:
     try:
         payload = json.loads(body)
         changes = [change["value"] for entry in payload["entry"] for change in entry.get("changes", [])]
-    except (ValueError, KeyError, TypeError):
+        statuses = [status for value in changes for status in value.get("statuses", [])]
+        inbound = [message for value in changes for message in value.get("messages", [])]
+        if not all(isinstance(item, dict) for item in statuses + inbound):
+            raise TypeError
+    except (ValueError, KeyError, TypeError, AttributeError):
         raise Refused("not a WhatsApp webhook body", status=400) from None
-    statuses = [status for value in changes for status in value.get("statuses", [])]
-    inbound = [message for value in changes for message in value.get("messages", [])]
     times = [_timestamp(item.get("timestamp")) for item in statuses + inbound]
     if times and max(times) < now - MAX_AGE:
         raise Refused("stale callback (a replay)")
     recorded = 0
     for status in statuses:
-        errors = status.get("errors") or []
+        errors = [error for error in status.get("errors") or [] if isinstance(error, dict)]
         detail = "; ".join(f"{e.get('code')} {e.get('title', '')}".strip() for e in errors)[:300]
         recorded += _receipt(
             provider_id=str(status.get("id", "")),
@@ -106,7 +108,7 @@ def whatsapp_callback(*, body: bytes, now: datetime | None = None) -> int:
         )
     for message in inbound:
         # A typed STOP / BAJA / ALTO, or the template's quick-reply opt-out button.
-        said = (message.get("text") or {}).get("body", "") or (message.get("button") or {}).get("text", "")
+        said = _dict(message.get("text")).get("body", "") or _dict(message.get("button")).get("text", "")
         if _is_stop(said):
             opt_out(phone="+" + str(message.get("from", "")).lstrip("+"), channel=PhoneChannel.WHATSAPP, keyword="STOP")
     return recorded
@@ -124,7 +126,7 @@ def sms_callback(*, body: bytes, now: datetime | None = None) -> int:
     try:
         envelope = json.loads(body)
         kind = envelope["Type"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, IndexError):
         raise Refused("not an SNS message", status=400) from None
     if kind == "SubscriptionConfirmation":
         # Confirmed by an operator (docs/notifications.md); the URL is logged, never fetched from here.
@@ -137,6 +139,8 @@ def sms_callback(*, body: bytes, now: datetime | None = None) -> int:
         raise Refused("stale or undated notification (a replay)")
     try:
         event = json.loads(envelope["Message"])
+        if not isinstance(event, dict):
+            raise TypeError
     except (ValueError, KeyError, TypeError):
         raise Refused("the notification carries no SMS event", status=400) from None
     if "messageBody" in event and "originationNumber" in event:
@@ -210,8 +214,12 @@ def _receipt(*, provider_id: str, delivery: str, occurred_at: datetime, detail: 
     return 1
 
 
-def _is_stop(text: str) -> bool:
-    return text.strip().strip(".!").upper() in STOP_WORDS
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _is_stop(text) -> bool:
+    return isinstance(text, str) and text.strip().strip(".!").upper() in STOP_WORDS
 
 
 def _timestamp(value) -> datetime:
