@@ -658,6 +658,7 @@ class PhoneMessage(OutboxItem):
     )
     fell_back = models.BooleanField(default=False, help_text=_("WhatsApp could not reach the number; SMS was used."))
     template = models.CharField(max_length=64, blank=True)
+    secret_encrypted = models.TextField(blank=True, editable=False, help_text=_("A one-time code, sealed until sent."))
     provider_id = models.CharField(max_length=128, null=True, blank=True, unique=True, editable=False)
     delivery = models.CharField(max_length=10, choices=Delivery.choices, default=Delivery.QUEUED)
     delivery_at = models.DateTimeField(null=True, blank=True)

@@ -14,7 +14,12 @@ _MOBILE = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
 
 
 class InvalidPhone(ValueError):
-    """A number that cannot receive updates; the message says why, for the person typing it."""
+    """A number that cannot receive updates; the message says why, ``reason`` names the case
+    (``empty``, ``unreadable``, ``invalid``, ``country``, ``not_mobile``) for translated pages."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
 
 
 def phone_normalize(raw: str, *, default_country: str = "MX") -> tuple[str, str]:
@@ -25,21 +30,23 @@ def phone_normalize(raw: str, *, default_country: str = "MX") -> tuple[str, str]
     """
     text = (raw or "").strip()
     if not text:
-        raise InvalidPhone("Enter a mobile phone number.")
+        raise InvalidPhone("Enter a mobile phone number.", "empty")
     try:
         number = phonenumbers.parse(text, default_country)
     except phonenumbers.NumberParseException:
-        raise InvalidPhone("This is not a phone number.") from None
+        raise InvalidPhone("This is not a phone number.", "unreadable") from None
     national = str(number.national_number)
     if number.country_code == 52 and len(national) == 11 and national.startswith("1"):
         number = phonenumbers.parse(f"+52{national[1:]}")
     if not phonenumbers.is_valid_number(number):
-        raise InvalidPhone("This phone number is not valid; check the digits and the country code.")
+        raise InvalidPhone("This phone number is not valid; check the digits and the country code.", "invalid")
     country = phonenumbers.region_code_for_number(number)
     if country not in COUNTRIES:
-        raise InvalidPhone("Only numbers of Mexico (+52) and the United States or Canada (+1) can get updates.")
+        raise InvalidPhone(
+            "Only numbers of Mexico (+52) and the United States or Canada (+1) can get updates.", "country"
+        )
     if phonenumbers.number_type(number) not in _MOBILE:
-        raise InvalidPhone("This is not a mobile number; updates go to phones that can receive messages.")
+        raise InvalidPhone("This is not a mobile number; updates go to phones that can receive messages.", "not_mobile")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), country
 
 

@@ -145,6 +145,10 @@ class Migration(migrations.Migration):
                     models.BooleanField(default=False, help_text="WhatsApp could not reach the number; SMS was used."),
                 ),
                 ("template", models.CharField(blank=True, max_length=64)),
+                (
+                    "secret_encrypted",
+                    models.TextField(blank=True, editable=False, help_text="A one-time code, sealed until sent."),
+                ),
                 ("provider_id", models.CharField(blank=True, editable=False, max_length=128, null=True, unique=True)),
                 (
                     "delivery",

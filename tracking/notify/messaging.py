@@ -77,18 +77,18 @@ def message_send(row: PhoneMessage, *, worker: str, now, summary, lease: Lease, 
     if PhoneOptOut.objects.filter(phone_hash=subscription.phone_hash).exists():
         lease.set_aside(row, worker=worker, status=OutboxStatus.CANCELLED, reason="the number opted out (STOP)")
         return
-    if topic not in texts.URGENT:
-        until = quiet_until(now(), shipment.destination_facility.time_zone)
-        if until is not None:
-            PhoneMessage.objects.filter(pk=row.pk, status=OutboxStatus.CLAIMED, lease_owner=worker).update(
-                status=OutboxStatus.PENDING,
-                next_attempt_at=until,
-                lease_owner="",
-                lease_until=None,
-                last_error="held for the quiet hours",
-            )
-            summary.retried += 1
-            return
+    until = None if topic in texts.URGENT else quiet_until(now(), shipment.destination_facility.time_zone)
+    if until is not None:
+        PhoneMessage.objects.filter(pk=row.pk, status=OutboxStatus.CLAIMED, lease_owner=worker).update(
+            status=OutboxStatus.PENDING,
+            next_attempt_at=until,
+            lease_owner="",
+            lease_until=None,
+            last_error="held for the quiet hours",
+        )
+        summary.retried += 1
+        return
+    if topic != texts.CODE:
         sent = PhoneMessage.objects.filter(
             subscription__shipment=shipment,
             subscription__phone_hash=subscription.phone_hash,
@@ -104,7 +104,10 @@ def message_send(row: PhoneMessage, *, worker: str, now, summary, lease: Lease, 
         summary.failed += 1
         return
     url = settings.PHOENIX_SITE_URL + reverse("tracking:detail", args=[shipment.tracking_number])
-    code = row.key.partition(":")[2] if topic == texts.CODE else ""
+    try:
+        code = sealing.unseal(row.secret_encrypted) if row.secret_encrypted else ""
+    except ValueError:
+        code = ""
     message = {"key": row.key, "language": subscription.language, "first_name": subscription.first_name}
     template = texts.whatsapp_template(**message, number=shipment.tracking_number, code=code)
     text = texts.sms_text(**message, number=shipment.tracking_number, url=url, code=code)
@@ -120,6 +123,8 @@ def message_send(row: PhoneMessage, *, worker: str, now, summary, lease: Lease, 
         channel, fell_back = PhoneChannel.SMS, True
         outcome = senders.get(channel).send(to=phone, country=subscription.country, text=text, template=template)
     record = {"channel": channel, "fell_back": fell_back, "template": template.name if channel == "whatsapp" else ""}
+    if outcome.ok or outcome.permanent:
+        record["secret_encrypted"] = ""  # a code is not kept once it has gone out
     _record(row, outcome, worker=worker, now=now, summary=summary, lease=lease, **record)
 
 

@@ -16,7 +16,8 @@ EXCEPTION = "exception"
 CODE = "code"
 
 # key -> WhatsApp template name. Body parameters: {{1}} first name, {{2}} tracking number
-# (grouped in fours); the code template: {{1}} the code. Button 0: URL .../track/{{1}}/.
+# (grouped in fours); button 0: URL .../track/{{1}}/. The code template (authentication):
+# {{1}} the code, and the code again as its copy-code button's parameter.
 WHATSAPP_TEMPLATES = {
     milestones.PICKED_UP: "qp_picked_up",
     milestones.OUT_FOR_DELIVERY: "qp_out_for_delivery",
@@ -79,7 +80,8 @@ def whatsapp_template(*, key: str, language: str, first_name: str, number: str, 
     topic = topic_of(key)
     lang = WHATSAPP_LANGUAGES.get(language, "es_MX")
     if topic == CODE:
-        return WhatsAppTemplate(name=WHATSAPP_TEMPLATES[CODE], language=lang, body=[code], button=None)
+        # An authentication template: the code in the body and in its copy-code button.
+        return WhatsAppTemplate(name=WHATSAPP_TEMPLATES[CODE], language=lang, body=[code], button=code)
     name = first_name.strip() or ("cliente" if language == "es" else "there")
     return WhatsAppTemplate(
         name=WHATSAPP_TEMPLATES[topic], language=lang, body=[name, numbers.display(number)], button=number

@@ -11,8 +11,8 @@ from django.views.decorators.http import require_http_methods
 from phoenix.clientip import client_ip
 from tracking import numbers
 from tracking.models import Shipment
-from tracking.notify import callbacks, subscriptions
-from tracking.notify.forms import SubscribeForm
+from tracking.notify import callbacks, phone_subscriptions, subscriptions
+from tracking.notify.forms import PhoneCodeForm, PhoneSubscribeForm, SubscribeForm
 from tracking.notify.subscriptions import SubscriptionError
 
 
@@ -94,6 +94,83 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         return _error(request, exc.message, exc.status)
     # A GET only asks: link scanners in mail systems open links, and must not unsubscribe anyone.
     return render(request, "tracking/notifications/unsubscribe.html", {"subscription": subscription})
+
+
+# --- WhatsApp and SMS from the page (tracking/notify/phone_subscriptions.py) ------------------
+
+
+def _shipment_or_error(request: HttpRequest, number: str):
+    """Return ``(shipment, None)``, or ``(None, response)`` for a mistyped or unknown number."""
+    try:
+        canonical = numbers.parse(number)
+    except numbers.InvalidTrackingNumber:
+        return None, _error(request, _("This tracking number is not valid; it was probably mistyped."), 404)
+    shipment = Shipment.objects.filter(tracking_number=canonical).first()
+    if shipment is None:
+        return None, _error(request, _("We have no shipment with this tracking number."), 404)
+    return shipment, None
+
+
+@require_http_methods(["GET", "POST"])
+def phone_subscribe(request: HttpRequest, number: str) -> HttpResponse:
+    shipment, failed = _shipment_or_error(request, number)
+    if failed:
+        return failed
+    form = PhoneSubscribeForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                subscription = phone_subscriptions.phone_subscription_request(
+                    shipment=shipment,
+                    phone=form.cleaned_data["phone"],
+                    channel=form.cleaned_data["channel"],
+                    topics=form.cleaned_data["topics"],
+                    language=translation.get_language() or "es",
+                    client=client_ip(request),
+                )
+            except SubscriptionError as exc:
+                form.add_error(None, exc.message)
+                status = exc.status
+            else:
+                request.session["notify_phone"] = subscription.pk
+                request.session["notify_masked"] = subscription.phone_masked
+                return redirect("notify:phone-code", shipment.tracking_number)
+        else:
+            status = 400
+    context = {"shipment": shipment, "form": form}
+    return render(request, "tracking/notifications/phone_subscribe.html", context, status=status)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def phone_code(request: HttpRequest, number: str) -> HttpResponse:
+    shipment, failed = _shipment_or_error(request, number)
+    if failed:
+        return failed
+    form = PhoneCodeForm(request.POST or None)
+    status, confirmed = 200, False
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                phone_subscriptions.phone_subscription_confirm(
+                    subscription_id=request.session.get("notify_phone", 0), code=form.cleaned_data["code"]
+                )
+            except SubscriptionError as exc:
+                form.add_error("code", exc.message)
+                status = exc.status
+            else:
+                confirmed = True
+                request.session.pop("notify_phone", None)
+        else:
+            status = 400
+    context = {
+        "shipment": shipment,
+        "form": form,
+        "masked": request.session.get("notify_masked", ""),
+        "confirmed": confirmed,
+    }
+    return render(request, "tracking/notifications/phone_code.html", context, status=status)
 
 
 # --- The platforms' callbacks (tracking/notify/callbacks.py) ----------------------------------

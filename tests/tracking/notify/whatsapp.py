@@ -30,7 +30,7 @@ APPROVED = {
     "qp_delivered": (2, True),
     "qp_ready_for_pickup": (2, True),
     "qp_exception_opened": (2, True),
-    "qp_phone_code": (1, False),
+    "qp_phone_code": (1, True),  # authentication: the copy-code button
 }
 LANGUAGES = {"es_MX", "en_US"}
 
