@@ -103,7 +103,11 @@ def test_a_code_without_a_request_in_this_session_is_not_found(db):
 
 @pytest.mark.parametrize(
     "phone, message",
-    [("+1 800 555 0199", "no es un celular"), ("+34 600 000 000", "Solo los números de México"), ("hola", "no es un número")],
+    [
+        ("+1 800 555 0199", "no es un celular"),
+        ("+34 600 000 000", "Solo los números de México"),
+        ("hola", "no es un número"),
+    ],
 )
 def test_a_number_that_cannot_get_messages_is_a_400_in_spanish(db, phone, message):
     shipment = factories.shipment()
@@ -115,7 +119,9 @@ def test_a_number_that_cannot_get_messages_is_a_400_in_spanish(db, phone, messag
 
 def test_a_number_that_said_stop_gets_no_code(db):
     shipment = factories.shipment()
-    PhoneOptOut.objects.create(phone_hash=sealing.digest("+525512345678", purpose="notify.phone"), channel="sms", keyword="BAJA")
+    PhoneOptOut.objects.create(
+        phone_hash=sealing.digest("+525512345678", purpose="notify.phone"), channel="sms", keyword="BAJA"
+    )
     response = ask(Client(), shipment)
     assert response.status_code == 409
     assert not PhoneMessage.objects.exists()
