@@ -20,17 +20,26 @@ def _error(request: HttpRequest, message: str, status: int) -> HttpResponse:
     return render(request, "tracking/notifications/error.html", {"message": message}, status=status)
 
 
-@require_http_methods(["GET", "POST"])
-def subscribe(request: HttpRequest, number: str) -> HttpResponse:
+def _shipment_or_error(request: HttpRequest, number: str, *, view: str):
+    """Return ``(shipment, None)``, or ``(None, response)``: a redirect to ``view`` with the number
+    as written canonically, or an error page for a mistyped or unknown number."""
     try:
         canonical = numbers.parse(number)
     except numbers.InvalidTrackingNumber:
-        return _error(request, _("This tracking number is not valid; it was probably mistyped."), 404)
+        return None, _error(request, _("This tracking number is not valid; it was probably mistyped."), 404)
     if canonical != number:
-        return redirect("notify:subscribe", canonical)
+        return None, redirect(view, canonical)
     shipment = Shipment.objects.filter(tracking_number=canonical).first()
     if shipment is None:
-        return _error(request, _("We have no shipment with this tracking number."), 404)
+        return None, _error(request, _("We have no shipment with this tracking number."), 404)
+    return shipment, None
+
+
+@require_http_methods(["GET", "POST"])
+def subscribe(request: HttpRequest, number: str) -> HttpResponse:
+    shipment, failed = _shipment_or_error(request, number, view="notify:subscribe")
+    if failed:
+        return failed
     form = SubscribeForm(request.POST or None)
     status = 200
     if request.method == "POST":
@@ -48,7 +57,7 @@ def subscribe(request: HttpRequest, number: str) -> HttpResponse:
                 status = exc.status
             else:
                 request.session["notify_masked"] = subscription.email_masked
-                return redirect("notify:requested", canonical)
+                return redirect("notify:requested", shipment.tracking_number)
         else:
             status = 400
     return render(request, "tracking/notifications/subscribe.html", {"shipment": shipment, "form": form}, status=status)
@@ -99,21 +108,9 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 # --- WhatsApp and SMS from the page (tracking/notify/phone_subscriptions.py) ------------------
 
 
-def _shipment_or_error(request: HttpRequest, number: str):
-    """Return ``(shipment, None)``, or ``(None, response)`` for a mistyped or unknown number."""
-    try:
-        canonical = numbers.parse(number)
-    except numbers.InvalidTrackingNumber:
-        return None, _error(request, _("This tracking number is not valid; it was probably mistyped."), 404)
-    shipment = Shipment.objects.filter(tracking_number=canonical).first()
-    if shipment is None:
-        return None, _error(request, _("We have no shipment with this tracking number."), 404)
-    return shipment, None
-
-
 @require_http_methods(["GET", "POST"])
 def phone_subscribe(request: HttpRequest, number: str) -> HttpResponse:
-    shipment, failed = _shipment_or_error(request, number)
+    shipment, failed = _shipment_or_error(request, number, view="notify:phone-subscribe")
     if failed:
         return failed
     form = PhoneSubscribeForm(request.POST or None)
@@ -145,7 +142,7 @@ def phone_subscribe(request: HttpRequest, number: str) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def phone_code(request: HttpRequest, number: str) -> HttpResponse:
-    shipment, failed = _shipment_or_error(request, number)
+    shipment, failed = _shipment_or_error(request, number, view="notify:phone-code")
     if failed:
         return failed
     form = PhoneCodeForm(request.POST or None)
