@@ -125,11 +125,14 @@ def message_send(row: PhoneMessage, *, worker: str, now, summary, lease: Lease, 
     record = {"channel": channel, "fell_back": fell_back, "template": template.name if channel == "whatsapp" else ""}
     if outcome.ok or outcome.permanent:
         record["secret_encrypted"] = ""  # a code is not kept once it has gone out
-    _record(row, outcome, worker=worker, now=now, summary=summary, lease=lease, **record)
+    _record(row, outcome, phone=phone, worker=worker, now=now, summary=summary, lease=lease, **record)
 
 
-def _record(row: PhoneMessage, outcome: Outcome, *, worker: str, now, summary, lease: Lease, **fields) -> None:
-    error = outcome.error.replace(row.subscription.phone_masked, "<recipient>")[:500]
+def _record(
+    row: PhoneMessage, outcome: Outcome, *, phone: str, worker: str, now, summary, lease: Lease, **fields
+) -> None:
+    # Platforms' errors may quote the number; logs and the admin must not show it.
+    error = outcome.error.replace(phone, "<recipient>").replace(phone.lstrip("+"), "<recipient>")[:500]
     if outcome.ok:
         lease.finish(
             row,
