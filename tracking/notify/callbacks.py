@@ -36,6 +36,9 @@ from tracking.tasks import delivery_enqueue
 logger = logging.getLogger(__name__)
 
 STOP_WORDS = {"STOP", "BAJA", "ALTO", "UNSUBSCRIBE", "CANCELAR", "PARAR"}
+# Lifts an opt-out: the number may subscribe again (from the page, with a code); nothing that
+# was unsubscribed comes back by itself.
+START_WORDS = {"START", "UNSTOP", "ALTA"}
 # Meta retries a webhook for up to 7 days; SNS for about an hour. A callback older than that is a replay.
 MAX_AGE = timedelta(days=7)
 # Forward only: a late "delivered" does not undo "read". A failure is recorded whatever came before.
@@ -109,8 +112,11 @@ def whatsapp_callback(*, body: bytes, now: datetime | None = None) -> int:
     for message in inbound:
         # A typed STOP / BAJA / ALTO, or the template's quick-reply opt-out button.
         said = _dict(message.get("text")).get("body", "") or _dict(message.get("button")).get("text", "")
+        sender = "+" + str(message.get("from", "")).lstrip("+")
         if _is_stop(said):
-            opt_out(phone="+" + str(message.get("from", "")).lstrip("+"), channel=PhoneChannel.WHATSAPP, keyword="STOP")
+            opt_out(phone=sender, channel=PhoneChannel.WHATSAPP, keyword="STOP")
+        elif _is_word(said, START_WORDS):
+            opt_in(phone=sender)
     return recorded
 
 
@@ -144,7 +150,9 @@ def sms_callback(*, body: bytes, now: datetime | None = None) -> int:
     except (ValueError, KeyError, TypeError):
         raise Refused("the notification carries no SMS event", status=400) from None
     if "messageBody" in event and "originationNumber" in event:
-        if _is_stop(event["messageBody"]):
+        if _is_word(event["messageBody"], START_WORDS):
+            opt_in(phone=str(event["originationNumber"]))
+        elif _is_stop(event["messageBody"]):
             opt_out(
                 phone=event["originationNumber"], channel=PhoneChannel.SMS, keyword=event["messageBody"].strip()[:20]
             )
@@ -161,13 +169,25 @@ def sms_callback(*, body: bytes, now: datetime | None = None) -> int:
     )
 
 
-def opt_out(*, phone: str, channel: str, keyword: str) -> int:
-    """Stop every message to ``phone`` at once: unsubscribe, cancel what is owed; return rows cancelled."""
+def _phone_hash(phone: str) -> tuple[str, str]:
     try:
         e164, _country = phones.phone_normalize(phone)
     except phones.InvalidPhone:
         e164 = phone
-    digest = sealing.digest(e164, purpose="notify.phone")
+    return e164, sealing.digest(e164, purpose="notify.phone")
+
+
+def opt_in(*, phone: str) -> bool:
+    """Lift a number's opt-out (START); return whether there was one."""
+    _e164, digest = _phone_hash(phone)
+    deleted, _kinds = PhoneOptOut.objects.filter(phone_hash=digest).delete()
+    logger.info("notify phone opt-in: opt-out lifted=%s", bool(deleted))
+    return bool(deleted)
+
+
+def opt_out(*, phone: str, channel: str, keyword: str) -> int:
+    """Stop every message to ``phone`` at once: unsubscribe, cancel what is owed; return rows cancelled."""
+    e164, digest = _phone_hash(phone)
     with transaction.atomic():
         PhoneOptOut.objects.get_or_create(
             phone_hash=digest,
@@ -218,8 +238,12 @@ def _dict(value) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+def _is_word(text, words: set[str]) -> bool:
+    return isinstance(text, str) and text.strip().strip(".!").upper() in words
+
+
 def _is_stop(text) -> bool:
-    return isinstance(text, str) and text.strip().strip(".!").upper() in STOP_WORDS
+    return _is_word(text, STOP_WORDS)
 
 
 def _timestamp(value) -> datetime:

@@ -234,3 +234,25 @@ def sns_notification(
             "SignatureVersion": "2",
         }
     )
+
+
+def test_start_lifts_the_opt_out_so_the_number_can_subscribe_again_but_nothing_comes_back_by_itself(whatsapp, sns):
+    shipment = factories.shipment()
+    factories.phone_subscription(shipment, phone=MOBILE)
+    events = "/notify/sms/events/test-events-token/"
+    Client().post(events, sns_notification(inbound("BAJA")), content_type="text/plain")
+    asked = Client().post(
+        f"/track/{shipment.tracking_number}/notify/phone/", {"phone": MOBILE, "channel": "sms", "topics": ["delivered"]}
+    )
+    assert asked.status_code == 409  # no code to a number that said stop
+    Client().post(events, sns_notification(inbound("START")), content_type="text/plain")
+    scan(shipment, "out_for_delivery")
+    run()
+    assert not whatsapp.requests and not sns.sms_messages  # the old subscription stays unsubscribed
+    asked = Client().post(
+        f"/track/{shipment.tracking_number}/notify/phone/", {"phone": MOBILE, "channel": "sms", "topics": ["delivered"]}
+    )
+    assert asked.status_code == 302
+    run()
+    [(_phone, text)] = sns.sms_messages.values()
+    assert "codigo" in text

@@ -110,3 +110,40 @@ def test_sms_delivery_events_are_recorded_once_and_a_wrong_token_is_not_found(se
     message = PhoneMessage.objects.get()
     assert message.delivery == "delivered"
     assert list(message.receipts.values_list("delivery", flat=True)) == ["delivered"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[]",
+        b'{"entry": [{"changes": [{"value": {"statuses": ["x"]}}]}]}',
+        b'{"entry": [{"changes": [{"value": {"statuses": [{"id": "wamid.x", "status": "read"}]}}]}]}',
+        b'{"entry": [{"changes": [{"value": {"messages": [{"from": "1", "text": "STOP", "timestamp": "1"}]}}]}]}',
+    ],
+)
+def test_malformed_signed_whatsapp_bodies_are_a_400_or_ignored_never_a_500(whatsapp, settings, body):
+    import hashlib
+    import hmac
+
+    signature = "sha256=" + hmac.new(settings.PHOENIX_WHATSAPP_APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    response = post_signed(body, signature)
+    assert response.status_code in (200, 400, 403)
+    assert not PhoneReceipt.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        "[]",
+        '{"Type": "Notification"}',
+        '{"Type": "Notification", "Timestamp": "2099-01-01T00:00:00Z", "Message": "[1]"}',
+        '{"Type": "Notification", "Timestamp": "nope", "Message": "{}"}',
+        '{"Type": "SubscriptionConfirmation", "TopicArn": "arn:aws:sns:us-east-1:1:t", "SubscribeURL": "http://x/"}',
+    ],
+)
+def test_malformed_sns_bodies_are_a_4xx_or_ignored_never_a_500(sns, body):
+    response = Client().post("/notify/sms/events/test-events-token/", body, content_type="text/plain")
+    assert response.status_code in (200, 400, 403)
+    assert not PhoneReceipt.objects.exists()
