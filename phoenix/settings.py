@@ -479,6 +479,11 @@ PHOENIX_SMS_SENDER_IDS = dict(item.split("=", 1) for item in env_list("PHOENIX_S
 # The secret path segment of the SNS subscription that brings inbound SMS (STOP) and SMS
 # delivery events: /notify/sms/events/<token>/. Unset: the endpoint answers 404.
 PHOENIX_SMS_EVENTS_TOKEN = env_secret("PHOENIX_SMS_EVENTS_TOKEN")
+# Only messages of this topic, signed by SNS with a certificate from an SNS host, are accepted.
+PHOENIX_SMS_EVENTS_TOPIC_ARN = env_str("PHOENIX_SMS_EVENTS_TOPIC_ARN")
+PHOENIX_SNS_CERT_URL_PATTERN = env_str(
+    "PHOENIX_SNS_CERT_URL_PATTERN", r"^https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[^?#]+\.pem$"
+)
 # Rules: messages per shipment and number (the cap), and the quiet hours in the destination's
 # time zone, when everything but out-for-delivery and exceptions waits.
 PHOENIX_PHONE_MESSAGES_PER_SHIPMENT = env_int("PHOENIX_PHONE_MESSAGES_PER_SHIPMENT", 6)

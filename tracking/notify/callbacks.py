@@ -10,7 +10,8 @@ them), each authenticated its own way:
   WhatsApp on the number) owes the same message again by SMS; an inbound text STOP / BAJA /
   ALTO opts the number out.
 - ``/notify/sms/events/<token>/``: an Amazon SNS HTTP(S) subscription (the secret path token is
-  PHOENIX_SMS_EVENTS_TOKEN) that brings AWS End User Messaging SMS events: delivery events
+  PHOENIX_SMS_EVENTS_TOKEN; every message must also be for PHOENIX_SMS_EVENTS_TOPIC_ARN and carry
+  a valid SNS signature, tracking/notify/sns.py) that brings AWS End User Messaging SMS events: delivery events
   (``eventType`` TEXT_DELIVERED...) and inbound two-way SMS (STOP / BAJA / ALTO).
 
 A forged call (bad signature or token) or a stale one (older than ``MAX_AGE``: a replay) is
@@ -30,6 +31,7 @@ from django.utils import timezone
 
 from tracking import phones, sealing
 from tracking.models import OutboxStatus, PhoneChannel, PhoneMessage, PhoneOptOut, PhoneReceipt, PhoneSubscription
+from tracking.notify import sns
 from tracking.notify.channels import NOT_ON_WHATSAPP
 from tracking.tasks import delivery_enqueue
 
@@ -134,6 +136,10 @@ def sms_callback(*, body: bytes, now: datetime | None = None) -> int:
         kind = envelope["Type"]
     except (ValueError, KeyError, TypeError, IndexError):
         raise Refused("not an SNS message", status=400) from None
+    try:
+        sns.verify(envelope)
+    except sns.NotVerified as exc:
+        raise Refused(f"not a message from SNS for our topic: {exc}") from None
     if kind == "SubscriptionConfirmation":
         # Confirmed by an operator (docs/notifications.md); the URL is logged, never fetched from here.
         logger.warning("notify sms events: subscription to confirm for topic %s", envelope.get("TopicArn"))

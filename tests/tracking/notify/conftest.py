@@ -61,7 +61,15 @@ def sns(settings, monkeypatch):
     settings.PHOENIX_SMS_SENDER_IDS = {"MX": "QPOST", "US": "+15550100"}
     settings.PHOENIX_SMS_EVENTS_TOKEN = "test-events-token"
     settings.PHOENIX_SITE_URL = "https://tracking.qualitypost.test"
+    # The events endpoint's SNS messages are signed by the test's own key (sns_signing.py).
+    from tests.tracking.notify import sns_signing
+
+    signer = sns_signing.SnsSigner()
+    settings.PHOENIX_SMS_EVENTS_TOPIC_ARN = sns_signing.TOPIC_ARN
+    settings.PHOENIX_SNS_CERT_URL_PATTERN = sns_signing.CERT_URL_PATTERN
     backend = sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
     backend.sms_messages.clear()
+    backend.signer = signer
     yield backend
+    signer.close()
     server.stop()

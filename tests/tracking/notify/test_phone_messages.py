@@ -218,41 +218,10 @@ def inbound(word: str) -> dict:
     }
 
 
-def sns_notification(
-    message: dict, *, at: datetime | None = None, message_id: str = "22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324"
-) -> str:
-    """An SNS HTTP notification envelope around ``message``."""
-    import json
+def sns_notification(message: dict, *, at: datetime | None = None, message_id: str = "22b80b92-fdea-4c2c-8f9d") -> str:
+    """A signed SNS HTTP notification around ``message`` (the ``sns`` fixture's signer)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sns import sns_backends
 
-    return json.dumps(
-        {
-            "Type": "Notification",
-            "MessageId": message_id,
-            "TopicArn": "arn:aws:sns:us-east-1:123456789012:phoenix-sms-events",
-            "Message": json.dumps(message),
-            "Timestamp": (at or timezone.now()).isoformat().replace("+00:00", "Z"),
-            "SignatureVersion": "2",
-        }
-    )
-
-
-def test_start_lifts_the_opt_out_so_the_number_can_subscribe_again_but_nothing_comes_back_by_itself(whatsapp, sns):
-    shipment = factories.shipment()
-    factories.phone_subscription(shipment, phone=MOBILE)
-    events = "/notify/sms/events/test-events-token/"
-    Client().post(events, sns_notification(inbound("BAJA")), content_type="text/plain")
-    asked = Client().post(
-        f"/track/{shipment.tracking_number}/notify/phone/", {"phone": MOBILE, "channel": "sms", "topics": ["delivered"]}
-    )
-    assert asked.status_code == 409  # no code to a number that said stop
-    Client().post(events, sns_notification(inbound("START")), content_type="text/plain")
-    scan(shipment, "out_for_delivery")
-    run()
-    assert not whatsapp.requests and not sns.sms_messages  # the old subscription stays unsubscribed
-    asked = Client().post(
-        f"/track/{shipment.tracking_number}/notify/phone/", {"phone": MOBILE, "channel": "sms", "topics": ["delivered"]}
-    )
-    assert asked.status_code == 302
-    run()
-    [(_phone, text)] = sns.sms_messages.values()
-    assert "codigo" in text
+    signer = sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].signer
+    return signer.envelope(message, at=at or timezone.now(), message_id=message_id)

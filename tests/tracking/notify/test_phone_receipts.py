@@ -147,3 +147,23 @@ def test_malformed_sns_bodies_are_a_4xx_or_ignored_never_a_500(sns, body):
     response = Client().post("/notify/sms/events/test-events-token/", body, content_type="text/plain")
     assert response.status_code in (200, 400, 403)
     assert not PhoneReceipt.objects.exists()
+
+
+def test_an_sns_message_with_a_forged_signature_or_another_topic_is_refused(sns):
+    import json
+
+    from tests.tracking.notify.sns_signing import TOPIC_ARN
+    from tests.tracking.notify.test_phone_messages import inbound
+
+    url = "/notify/sms/events/test-events-token/"
+    good = json.loads(sns_notification(inbound("STOP")))
+    forged = {**good, "Message": good["Message"].replace("STOP", "HOLA")}  # signature no longer matches
+    other_topic = sns.signer.envelope(inbound("STOP"), at=timezone.now(), message_id="m2", topic=TOPIC_ARN + "-x")
+    foreign_cert = {**good, "SigningCertURL": "https://attacker.example/cert.pem"}
+    for body in (json.dumps(forged), other_topic, json.dumps(foreign_cert), json.dumps({**good, "Signature": "!!"})):
+        assert Client().post(url, body, content_type="text/plain").status_code == 403
+    from tracking.models import PhoneOptOut
+
+    assert not PhoneOptOut.objects.exists()
+    assert Client().post(url, json.dumps(good), content_type="text/plain").status_code == 200
+    assert PhoneOptOut.objects.count() == 1
