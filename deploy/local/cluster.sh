@@ -57,9 +57,16 @@ start_node() { # start_node NODE SERVER_ID PORT EXTRA_OPTIONS...
     local node="$1" server_id="$2" port="$3" tls=(); shift 3
     mapfile -t tls < <(tls_options)
     mkdir -p "$dir/$node"
-    mariadb-install-db --no-defaults --datadir="$dir/$node/data" --user="$(id -un)" \
-        --auth-root-authentication-method=normal --skip-test-db >"$dir/$node/install.log" 2>&1 \
-        || die "mariadb-install-db failed for $node; see $dir/$node/install.log"
+    # mariadb-install-db has failed now and then when several clusters started at once (cause
+    # not pinned down; a second try has always worked): a fresh data directory and another try.
+    local attempt
+    for attempt in 1 2 3; do
+        rm -rf "$dir/$node/data"
+        mariadb-install-db --no-defaults --datadir="$dir/$node/data" --user="$(id -un)" \
+            --auth-root-authentication-method=normal --skip-test-db >"$dir/$node/install.log" 2>&1 && break
+        [ "$attempt" -lt 3 ] || die "mariadb-install-db failed for $node; see $dir/$node/install.log"
+        sleep 1
+    done
     # Durability is relaxed (flush at commit off): this cluster is for tests and is thrown away.
     mariadbd --no-defaults --user="$(id -un)" --datadir="$dir/$node/data" \
         --socket="$dir/$node/mysqld.sock" --pid-file="$dir/$node/mysqld.pid" \
