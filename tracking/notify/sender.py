@@ -78,18 +78,13 @@ def deliveries_run(*, worker: str, now: Callable[[], datetime] = timezone.now, o
     for _batch in range(MAX_BATCHES):
         emails = _claim(EmailNotification, worker=worker, now=now(), on_claim=on_claim)
         deliveries = _claim(WebhookDelivery, worker=worker, now=now(), on_claim=on_claim)
-        phone_messages = _claim(PhoneMessage, worker=worker, now=now(), on_claim=on_claim)
-        if not emails and not deliveries and not phone_messages:
-            break
         if emails:
             _send_emails(emails, worker=worker, now=now, summary=summary)
         for delivery in deliveries:
             _guarded(_send_webhook, delivery, worker=worker, now=now, summary=summary)
-        senders = messaging.Senders()
-        for message in phone_messages:
-            _guarded(
-                messaging.message_send, message, worker=worker, now=now, summary=summary, **_PHONE, senders=senders
-            )
+        phoned = _send_phone_batch(worker=worker, now=now, summary=summary, on_claim=on_claim)
+        if not emails and not deliveries and not phoned:
+            break
     summary.next_due = next_due()
     return summary
 
@@ -202,8 +197,20 @@ def _set_aside(row, *, worker: str, status: str, reason: str) -> None:
     )
 
 
-# WhatsApp and SMS: tracking/notify/messaging.py, on this module's lease helpers.
-_PHONE = {"lease": messaging.Lease(start=_start, finish=_finish, set_aside=_set_aside, retry_delay=retry_delay)}
+# --- WhatsApp and SMS: tracking/notify/messaging.py, on this module's lease helpers -----------
+
+_PHONE_LEASE = messaging.Lease(start=_start, finish=_finish, set_aside=_set_aside, retry_delay=retry_delay)
+
+
+def _send_phone_batch(*, worker: str, now, summary: Summary, on_claim) -> bool:
+    """Claim one batch of due WhatsApp/SMS messages and send them; return whether there was one."""
+    rows = _claim(PhoneMessage, worker=worker, now=now(), on_claim=on_claim)
+    senders = messaging.Senders()
+    for row in rows:
+        _guarded(
+            messaging.message_send, row, worker=worker, now=now, summary=summary, lease=_PHONE_LEASE, senders=senders
+        )
+    return bool(rows)
 
 
 # --- E-mail -----------------------------------------------------------------------------------
