@@ -458,3 +458,34 @@ PHOENIX_NOTIFY_CONFIRMATIONS_PER_ADDRESS_PER_DAY = env_int("PHOENIX_NOTIFY_CONFI
 # allow http:// to 127.0.0.1 (never any other private address).
 PHOENIX_WEBHOOK_ALLOW_LOOPBACK = env_bool("PHOENIX_WEBHOOK_ALLOW_LOOPBACK")
 PHOENIX_WEBHOOK_TIMEOUT = env_int("PHOENIX_WEBHOOK_TIMEOUT", 10)
+
+# --- WhatsApp and SMS updates (docs/notifications.md, "Phone updates") ---
+# WhatsApp Business Platform (Cloud API): the Graph API base, its version, the business phone
+# number's id, the system-user access token and the app secret that signs status webhooks
+# (Secrets Manager in AWS), and the token of the webhook's GET verify handshake. Unset token or
+# phone number id: WhatsApp is off and every message goes by SMS.
+PHOENIX_WHATSAPP_API_URL = env_str("PHOENIX_WHATSAPP_API_URL", "https://graph.facebook.com").rstrip("/")
+PHOENIX_WHATSAPP_API_VERSION = env_str("PHOENIX_WHATSAPP_API_VERSION", "v21.0")
+PHOENIX_WHATSAPP_PHONE_NUMBER_ID = env_str("PHOENIX_WHATSAPP_PHONE_NUMBER_ID")
+PHOENIX_WHATSAPP_TOKEN = env_secret("PHOENIX_WHATSAPP_TOKEN")
+PHOENIX_WHATSAPP_APP_SECRET = env_secret("PHOENIX_WHATSAPP_APP_SECRET")
+PHOENIX_WHATSAPP_VERIFY_TOKEN = env_secret("PHOENIX_WHATSAPP_VERIFY_TOKEN")
+PHOENIX_WHATSAPP_TIMEOUT = env_int("PHOENIX_WHATSAPP_TIMEOUT", 10)
+# SMS through Amazon SNS (instance-role credentials). Sender identities per destination
+# country, "MX=QPOST,US=+15550100": an alphanumeric sender id or an origination number.
+AWS_SNS_REGION_NAME = env_str("AWS_SNS_REGION_NAME", env_str("AWS_REGION", "us-east-1"))
+AWS_SNS_ENDPOINT_URL = env_str("AWS_SNS_ENDPOINT_URL")  # tests: moto on loopback
+PHOENIX_SMS_SENDER_IDS = dict(item.split("=", 1) for item in env_list("PHOENIX_SMS_SENDER_IDS", "") if "=" in item)
+# The secret path segment of the SNS subscription that brings inbound SMS (STOP) and SMS
+# delivery events: /notify/sms/events/<token>/. Unset: the endpoint answers 404.
+PHOENIX_SMS_EVENTS_TOKEN = env_secret("PHOENIX_SMS_EVENTS_TOKEN")
+# Only messages of this topic, signed by SNS with a certificate from an SNS host, are accepted.
+PHOENIX_SMS_EVENTS_TOPIC_ARN = env_str("PHOENIX_SMS_EVENTS_TOPIC_ARN")
+PHOENIX_SNS_CERT_URL_PATTERN = env_str(
+    "PHOENIX_SNS_CERT_URL_PATTERN", r"^https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[^?#]+\.pem$"
+)
+# Rules: messages per shipment and number (the cap), and the quiet hours in the destination's
+# time zone, when everything but out-for-delivery and exceptions waits.
+PHOENIX_PHONE_MESSAGES_PER_SHIPMENT = env_int("PHOENIX_PHONE_MESSAGES_PER_SHIPMENT", 6)
+PHOENIX_QUIET_HOURS_START = env_int("PHOENIX_QUIET_HOURS_START", 21)
+PHOENIX_QUIET_HOURS_END = env_int("PHOENIX_QUIET_HOURS_END", 8)

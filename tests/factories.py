@@ -81,3 +81,13 @@ def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (64, 48)) -> bytes:
 def proof_of_delivery(shipment: Shipment, content: bytes, *, kind: str = "signature") -> ProofOfDelivery:
     """Attach an image to a delivered shipment, as the admin does (stored in the default storage)."""
     return proof_of_delivery_attach(shipment=shipment, kind=kind, image=SimpleUploadedFile("pod", content))
+
+
+def phone_subscription(shipment: Shipment, *, phone: str = "+52 55 1234 5678", **fields):
+    """Return an active phone subscription with the shipper's consent, stored as the API stores it."""
+    from django.utils import timezone
+
+    from tracking.services import phone_subscription_add
+
+    defaults = {"consent_source": "checkout checkbox", "consent_at": timezone.now(), "source": "api"}
+    return phone_subscription_add(shipment=shipment, phone=phone, **{**defaults, **fields})

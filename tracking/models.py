@@ -566,3 +566,134 @@ class ProofOfDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk}"
+
+
+# WhatsApp and SMS updates (docs/notifications.md, "Phone updates"): who gets them and with
+# whose consent, numbers that said STOP, and one outbox row per message owed.
+
+
+class PhoneChannel(models.TextChoices):
+    WHATSAPP = "whatsapp", _("WhatsApp")
+    SMS = "sms", _("SMS")
+
+
+class PhoneSubscription(models.Model):
+    """Someone who gets WhatsApp or SMS updates of one shipment. The number is stored sealed."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for the code")
+        ACTIVE = "active", _("Active")
+        UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+
+    class Source(models.TextChoices):
+        API = "api", _("Shipper, partner API")
+        IMPORT = "import", _("Shipper, CSV import")
+        ADMIN = "admin", _("Staff")
+        PAGE = "page", _("Tracking page (code confirmed)")
+
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="phone_subscriptions")
+    phone_encrypted = models.TextField(editable=False)
+    phone_hash = models.CharField(max_length=64, editable=False)
+    phone_masked = models.CharField(max_length=32, editable=False)
+    country = models.CharField(max_length=2, help_text=_("The number's country (+52 MX, +1 US)."))
+    channel = models.CharField(max_length=10, choices=PhoneChannel.choices, default=PhoneChannel.WHATSAPP)
+    first_name = models.CharField(max_length=50, blank=True, help_text=_("The only personal data in a message."))
+    topics = models.JSONField(default=list, help_text=_("Milestones wanted, and 'exception' for any exception."))
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    source = models.CharField(max_length=8, choices=Source.choices)
+    consent_source = models.CharField(
+        max_length=200, help_text=_("Where the consent was collected (the shipper's checkout, the page...).")
+    )
+    consent_at = models.DateTimeField(null=True, blank=True, help_text=_("When the consent was given."))
+    code_hash = models.CharField(max_length=64, blank=True, editable=False)
+    code_expires_at = models.DateTimeField(null=True, blank=True)
+    code_attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shipment", "phone_hash"], name="phone_subscription_one_per_number"),
+        ]
+        indexes = [
+            # Scan-event path: a shipment's active phone subscriptions (notifications_owed).
+            models.Index(fields=["shipment", "status"], name="phone_subscription_shipment"),
+            # STOP: every subscription of a number at once.
+            models.Index(fields=["phone_hash"], name="phone_subscription_hash"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.phone_masked} ({self.get_channel_display()}, {self.get_status_display()})"
+
+
+class PhoneOptOut(models.Model):
+    """A number that asked for no more messages (STOP / BAJA / ALTO, or WhatsApp's opt-out)."""
+
+    phone_hash = models.CharField(max_length=64, unique=True, editable=False)
+    phone_masked = models.CharField(max_length=32, editable=False)
+    channel = models.CharField(max_length=10, choices=PhoneChannel.choices)
+    keyword = models.CharField(max_length=20)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.phone_masked} ({self.keyword})"
+
+
+class PhoneMessage(OutboxItem):
+    """One WhatsApp or SMS message owed to one phone subscription, and what the platform said of it."""
+
+    class Delivery(models.TextChoices):
+        QUEUED = "queued", _("Not handed over yet")
+        ACCEPTED = "accepted", _("Accepted by the platform")
+        SENT = "sent", _("Sent")
+        DELIVERED = "delivered", _("Delivered")
+        READ = "read", _("Read")
+        FAILED = "failed", _("Failed")
+
+    subscription = models.ForeignKey(PhoneSubscription, on_delete=models.CASCADE, related_name="messages")
+    key = models.CharField(max_length=64, help_text=_("code:N, milestone:<name> or exception:<event id>."))
+    event = models.ForeignKey(TrackingEvent, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(
+        max_length=10, choices=PhoneChannel.choices, help_text=_("The channel used (SMS after a fallback).")
+    )
+    fell_back = models.BooleanField(default=False, help_text=_("WhatsApp could not reach the number; SMS was used."))
+    template = models.CharField(max_length=64, blank=True)
+    secret_encrypted = models.TextField(blank=True, editable=False, help_text=_("A one-time code, sealed until sent."))
+    provider_id = models.CharField(max_length=128, null=True, blank=True, unique=True, editable=False)
+    delivery = models.CharField(max_length=10, choices=Delivery.choices, default=Delivery.QUEUED)
+    delivery_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # At most one message per (subscription, milestone) or (subscription, exception event).
+            models.UniqueConstraint(fields=["subscription", "key"], name="phone_message_once"),
+        ]
+        indexes = [
+            # Worker: due rows in order (delivery claim query).
+            models.Index(fields=["status", "next_attempt_at"], name="phone_message_due"),
+            # Admin: daily counts per channel.
+            models.Index(fields=["created_at", "channel"], name="phone_message_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} -> phone subscription #{self.subscription_id} ({self.channel})"
+
+
+class PhoneReceipt(models.Model):
+    """One status callback about a message (WhatsApp status webhook, SMS delivery event), recorded once."""
+
+    message = models.ForeignKey(PhoneMessage, on_delete=models.CASCADE, related_name="receipts")
+    provider_id = models.CharField(max_length=128)
+    delivery = models.CharField(max_length=10, choices=PhoneMessage.Delivery.choices)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    detail = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [
+            # A replayed callback is not recorded twice.
+            models.UniqueConstraint(fields=["provider_id", "delivery"], name="phone_receipt_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider_id} {self.delivery}"

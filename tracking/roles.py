@@ -3,7 +3,8 @@
 Dispatcher       scans and exceptions, event CSV import, proof-of-delivery upload, shipment details;
                  no personal data.
 Customer service reads everything incl. recipients' personal data, corrects contacts and shipment
-                 details, opens and closes exceptions, imports shipments; deletes nothing.
+                 details, opens and closes exceptions, imports shipments, adds a recipient's phone
+                 for WhatsApp/SMS updates with the consent given, reads the messages; deletes nothing.
 Administrator    everything in tracking (incl. deletes), staff accounts, login lockouts.
 """
 
@@ -32,6 +33,9 @@ ROLES: dict[str, list[tuple[str, str]]] = {
         ("tracking", "view_proofofdelivery"),
         ("tracking", "view_facility"),
         ("tracking", "view_partner"),
+        ("tracking", "view_phonesubscription"),
+        ("tracking", "add_phonesubscription"),
+        ("tracking", "view_phonemessage"),
     ],
     "Administrator": [
         ("tracking", "*"),

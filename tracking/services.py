@@ -14,7 +14,7 @@ from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from tracking import milestones, numbers
+from tracking import milestones, numbers, phones, sealing
 from tracking.images import image_content_type
 from tracking.models import (
     Contact,
@@ -24,6 +24,7 @@ from tracking.models import (
     Facility,
     Partner,
     PartnerScope,
+    PhoneSubscription,
     ProofOfDelivery,
     Shipment,
     TrackingEvent,
@@ -53,8 +54,13 @@ def shipment_create(
     partner: Partner | None = None,
     occurred_at: datetime | None = None,
     source: str = EventSource.SYSTEM,
+    phone_updates: dict | None = None,
 ) -> Shipment:
-    """Create a shipment with its contacts and its ``label_created`` event."""
+    """Create a shipment with its contacts and its ``label_created`` event.
+
+    ``phone_updates`` (``phone_subscription_add``'s arguments but the shipment and source) is
+    the shipper's word that the recipient agreed to WhatsApp/SMS updates at that number.
+    """
     occurred_at = occurred_at or timezone.now()
     with transaction.atomic():
         shipment = Shipment(
@@ -85,7 +91,64 @@ def shipment_create(
             source=source,
             partner=partner,
         )
+        if phone_updates:
+            phone_subscription_add(
+                shipment=shipment, source=PHONE_SOURCES.get(source, PhoneSubscription.Source.ADMIN), **phone_updates
+            )
     return shipment
+
+
+PHONE_SOURCES = {
+    EventSource.API: PhoneSubscription.Source.API,
+    EventSource.IMPORT: PhoneSubscription.Source.IMPORT,
+    EventSource.ADMIN: PhoneSubscription.Source.ADMIN,
+}
+PHONE_TOPICS = (
+    milestones.PICKED_UP,
+    milestones.OUT_FOR_DELIVERY,
+    milestones.DELIVERED,
+    milestones.AVAILABLE_FOR_PICKUP,
+    "exception",
+)
+
+
+def phone_subscription_add(
+    *,
+    shipment: Shipment,
+    phone: str,
+    consent_source: str,
+    consent_at: datetime,
+    source: str,
+    first_name: str = "",
+    language: str = "es",
+    channel: str = "whatsapp",
+    topics=PHONE_TOPICS,
+    status: str = PhoneSubscription.Status.ACTIVE,
+    default_country: str = "MX",
+) -> PhoneSubscription:
+    """Store a phone subscription with its consent (the number sealed); raise phones.InvalidPhone.
+
+    The same number for the same shipment is stored once: a repeat updates the consent.
+    """
+    e164, country = phones.phone_normalize(phone, default_country=default_country)
+    subscription, _created = PhoneSubscription.objects.update_or_create(
+        shipment=shipment,
+        phone_hash=sealing.digest(e164, purpose="notify.phone"),
+        defaults={
+            "phone_encrypted": sealing.seal(e164),
+            "phone_masked": phones.phone_mask(e164),
+            "country": country,
+            "channel": channel,
+            "first_name": first_name.strip().split(" ")[0][:50] if first_name.strip() else "",
+            "topics": list(topics),
+            "language": language,
+            "status": status,
+            "source": source,
+            "consent_source": consent_source[:200],
+            "consent_at": consent_at,
+        },
+    )
+    return subscription
 
 
 def _save_with_fresh_number(shipment: Shipment) -> None:

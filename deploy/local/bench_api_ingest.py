@@ -30,8 +30,12 @@ SECTION = "api-ingest"
 CODES = ("arrived_at_facility", "departed_facility", "in_transit", "at_destination", "out_for_delivery")
 
 
-def run(events: int, batch: int, shipments: int) -> dict:
-    """Measure the API and the floor on the configured database; return the figures."""
+def run(events: int, batch: int, shipments: int, prepare=None) -> dict:
+    """Measure the API and the floor on the configured database; return the figures.
+
+    ``prepare(shipment_ids)``, when given, runs on the seeded shipments before the API is timed
+    (deploy/local/bench_phone_queue.py subscribes a phone to each).
+    """
     import json
 
     from django.conf import settings
@@ -53,6 +57,8 @@ def run(events: int, batch: int, shipments: int) -> dict:
     _, key = partner_token_create(partner=api_partner, name="benchmark")
     # The seeded shipments have no partner: a hub scope lets the benchmark's partner write them.
     PartnerScope.objects.using("default").create(partner=api_partner, kind=PartnerScope.Kind.HUB, facility=facility)
+    if prepare:
+        prepare([shipment_id for shipment_id, _number in pool])
 
     start = timezone.now() - timedelta(days=2)
     batches = []

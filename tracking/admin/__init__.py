@@ -10,3 +10,4 @@ This module is the one list of the app's admin registrations: Django imports it 
 
 from tracking.admin import shipments  # noqa: F401
 from tracking.notify import admin as notify_admin  # noqa: F401
+from tracking.notify import phone_admin  # noqa: F401

@@ -12,8 +12,18 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from import_export import fields, resources, results, widgets
 
-from tracking import numbers
-from tracking.models import Contact, EventCode, EventSource, ExceptionReason, Facility, Service, Shipment, TrackingEvent
+from tracking import numbers, phones
+from tracking.models import (
+    Contact,
+    EventCode,
+    EventSource,
+    ExceptionReason,
+    Facility,
+    PhoneChannel,
+    Service,
+    Shipment,
+    TrackingEvent,
+)
 from tracking.services import event_record, shipment_create
 
 CONTACT_FIELDS = ("name", "phone", "email", "address", "city", "state", "postal_code", "country")
@@ -89,6 +99,11 @@ class ShipmentImportResource(_AllOrNothingResource):
     sender_address = fields.Field(column_name="sender_address")
     sender_city = fields.Field(column_name="sender_city")
     sender_postal_code = fields.Field(column_name="sender_postal_code")
+    # WhatsApp/SMS updates to recipient_phone, with the consent the shipper collected (optional).
+    phone_updates = fields.Field(column_name="phone_updates")
+    phone_consent_source = fields.Field(column_name="phone_consent_source")
+    phone_consent_at = fields.Field(column_name="phone_consent_at")
+    phone_language = fields.Field(column_name="phone_language")
 
     class Meta:
         model = Shipment
@@ -117,10 +132,15 @@ class ShipmentImportResource(_AllOrNothingResource):
             "sender_address",
             "sender_city",
             "sender_postal_code",
+            "phone_updates",
+            "phone_consent_source",
+            "phone_consent_at",
+            "phone_language",
         )
 
     def import_instance(self, instance, row, **kwargs):
         errors = {}
+        self._phone_updates(row, errors)
         try:
             super().import_instance(instance, row, **kwargs)
         except ValidationError as exc:
@@ -164,8 +184,47 @@ class ShipmentImportResource(_AllOrNothingResource):
             recipient=self._contact(row, Contact.Role.RECIPIENT),
             sender=sender if self._given(sender) else None,
             source=EventSource.IMPORT,
+            phone_updates=self._phone_updates(row, {}),
         )
         instance.pk, instance.tracking_number = shipment.pk, shipment.tracking_number
+
+    def _phone_updates(self, row, errors: dict) -> dict | None:
+        """Return shipment_create's ``phone_updates`` for the row, or None; add what is wrong to ``errors``."""
+        channel = self._cell(row, "phone_updates").lower()
+        if not channel:
+            return None
+        if channel not in PhoneChannel.values:
+            errors["phone_updates"] = [_("%(value)r is not whatsapp or sms.") % {"value": channel}]
+        country = (self._cell(row, "recipient_country") or "MX").upper()
+        try:
+            phones.phone_normalize(self._cell(row, "recipient_phone"), default_country=country)
+        except phones.InvalidPhone as exc:
+            errors["recipient_phone"] = [str(exc)]
+        source = self._cell(row, "phone_consent_source")
+        if not source:
+            errors["phone_consent_source"] = [_("Say where the recipient agreed to messages.")]
+        raw_time = self._cell(row, "phone_consent_at")
+        try:
+            consent_at = parse_datetime(raw_time)
+        except ValueError:
+            consent_at = None
+        if consent_at is None or timezone.is_naive(consent_at):
+            errors["phone_consent_at"] = [
+                _("%(value)r is not a date and time with its offset, such as 2026-11-27T10:00:00-06:00.")
+                % {"value": raw_time}
+            ]
+        language = self._cell(row, "phone_language").lower() or "es"
+        if language not in ("es", "en"):
+            errors["phone_language"] = [_("%(value)r is not es or en.") % {"value": language}]
+        return {
+            "phone": self._cell(row, "recipient_phone"),
+            "default_country": country,
+            "first_name": self._cell(row, "recipient_name"),
+            "consent_source": source,
+            "consent_at": consent_at,
+            "channel": channel,
+            "language": language,
+        }
 
     @staticmethod
     def _given(contact: dict) -> bool:

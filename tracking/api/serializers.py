@@ -7,7 +7,8 @@ the output ones, only describe the payloads for the OpenAPI schema.
 
 from rest_framework import serializers
 
-from tracking.models import EventCode, ExceptionReason, Milestone, Service
+from tracking import phones
+from tracking.models import EventCode, ExceptionReason, Milestone, PhoneChannel, Service
 from tracking.services import MAX_EVENTS_PER_INGEST
 
 MAX_SHIPMENTS_PER_REQUEST = 100
@@ -28,6 +29,24 @@ class RecipientInSerializer(ContactInSerializer):
     postal_code = serializers.CharField(max_length=10, help_text="Unlocks the private tracking details.")
 
 
+class ConsentSerializer(serializers.Serializer):
+    source = serializers.CharField(
+        max_length=200, help_text="Where the recipient agreed, e.g. 'checkout checkbox, shop.example.com'."
+    )
+    at = serializers.DateTimeField(help_text="When the recipient agreed (ISO 8601 with offset).")
+
+
+class PhoneUpdatesSerializer(serializers.Serializer):
+    consent = ConsentSerializer(help_text="The consent you collected from the recipient: required.")
+    channel = serializers.ChoiceField(
+        choices=PhoneChannel.choices,
+        required=False,
+        default=PhoneChannel.WHATSAPP,
+        help_text="WhatsApp first (SMS when the number has no WhatsApp), or SMS only.",
+    )
+    language = serializers.ChoiceField(choices=[("es", "Spanish"), ("en", "English")], required=False, default="es")
+
+
 class ShipmentInSerializer(serializers.Serializer):
     reference = serializers.CharField(
         max_length=100, required=False, default="", allow_blank=True, help_text="Your own order reference."
@@ -39,6 +58,18 @@ class ShipmentInSerializer(serializers.Serializer):
     destination_facility = serializers.CharField(max_length=12, help_text="Facility code, e.g. GDL01.")
     recipient = RecipientInSerializer()
     sender = ContactInSerializer(required=False)
+    phone_updates = PhoneUpdatesSerializer(
+        required=False,
+        help_text="WhatsApp/SMS updates to recipient.phone (a mobile of +52 or +1), with the recipient's consent.",
+    )
+
+    def validate(self, data):
+        if "phone_updates" in data:
+            try:
+                phones.phone_normalize(data["recipient"].get("phone", ""), default_country=data["recipient"]["country"])
+            except phones.InvalidPhone as exc:
+                raise serializers.ValidationError({"recipient": {"phone": [str(exc)]}}) from None
+        return data
 
 
 class ShipmentCreatedSerializer(serializers.Serializer):

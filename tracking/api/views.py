@@ -329,9 +329,25 @@ def _shipment_kwargs(items: list[dict], many: bool) -> list[dict]:
             "reference": item["reference"],
             "recipient": dict(item["recipient"]),
             "sender": dict(item["sender"]) if item.get("sender") else None,
+            "phone_updates": _phone_updates(item),
         }
         for item in items
     ]
+
+
+def _phone_updates(item: dict) -> dict | None:
+    wanted = item.get("phone_updates")
+    if not wanted:
+        return None
+    return {
+        "phone": item["recipient"]["phone"],
+        "default_country": item["recipient"]["country"],
+        "first_name": item["recipient"]["name"],
+        "consent_source": wanted["consent"]["source"],
+        "consent_at": wanted["consent"]["at"],
+        "channel": wanted["channel"],
+        "language": wanted["language"],
+    }
 
 
 def _shipment_created(request, shipment: Shipment) -> dict:

@@ -53,3 +53,23 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def whatsapp_config_check(app_configs, **kwargs):
+    """Warn when WhatsApp sends but its webhook cannot be verified: no receipts, no STOP, no fallback."""
+    if not (settings.PHOENIX_WHATSAPP_TOKEN and settings.PHOENIX_WHATSAPP_PHONE_NUMBER_ID):
+        return []
+    missing = [
+        name for name in ("PHOENIX_WHATSAPP_APP_SECRET", "PHOENIX_WHATSAPP_VERIFY_TOKEN") if not getattr(settings, name)
+    ]
+    if not missing:
+        return []
+    return [
+        checks.Warning(
+            f"WhatsApp is on but {' and '.join(missing)} is unset: the status webhook answers 403, so "
+            "receipts, WhatsApp STOP replies and the late SMS fallback (131026) are lost.",
+            hint="Set them in Parameter Store as SecureStrings (docs/deploy.md, section 11).",
+            id="tracking.W002",
+        )
+    ]

@@ -18,6 +18,8 @@ from django.utils import timezone
 from tracking.models import (
     EmailNotification,
     OutboxStatus,
+    PhoneMessage,
+    PhoneSubscription,
     Shipment,
     Subscription,
     TrackingEvent,
@@ -104,7 +106,7 @@ def notifications_owed(*, shipment: Shipment, steps: Sequence[Step]) -> int:
 def notifications_owed_many(*, changes: Sequence[tuple[Shipment, Sequence[Step]]]) -> int:
     """Record what ``changes`` (shipment, its steps) owe, for any number of shipments at once.
 
-    For bulk ingest: two queries (active subscriptions, active endpoints) whatever the number
+    For bulk ingest: three queries (active e-mail and phone subscriptions, active endpoints) whatever the number
     of shipments, one count per shipment that has an endpoint (its sequence numbers), one bulk
     insert per kind of row, and one delivery task, all in the caller's transaction, with the
     shipment rows locked. Unique constraints make a repeated call for the same
@@ -118,12 +120,17 @@ def notifications_owed_many(*, changes: Sequence[tuple[Shipment, Sequence[Step]]
         shipment__in=[shipment.pk for shipment, _steps in changes], status=Subscription.Status.ACTIVE
     ):
         subscriptions.setdefault(subscription.shipment_id, []).append(subscription)
+    phones: dict[int, list[PhoneSubscription]] = {}
+    for phone in PhoneSubscription.objects.filter(
+        shipment__in=[shipment.pk for shipment, _steps in changes], status=PhoneSubscription.Status.ACTIVE
+    ):
+        phones.setdefault(phone.shipment_id, []).append(phone)
     endpoints: dict[int, list[WebhookEndpoint]] = {}
     partners = {shipment.partner_id for shipment, _steps in changes if shipment.partner_id}
     if partners:
         for endpoint in WebhookEndpoint.objects.filter(partner__in=partners, is_active=True):
             endpoints.setdefault(endpoint.partner_id, []).append(endpoint)
-    emails, deliveries = [], []
+    emails, deliveries, messages = [], [], []
     for shipment, steps in changes:
         emails += [
             EmailNotification(subscription=subscription, key=key, event=step.event)
@@ -131,15 +138,23 @@ def notifications_owed_many(*, changes: Sequence[tuple[Shipment, Sequence[Step]]
             for subscription in subscriptions.get(shipment.pk, [])
             for key in _email_keys(step, subscription.topics)
         ]
+        messages += [
+            PhoneMessage(subscription=phone, key=key, event=step.event, channel=phone.channel)
+            for step in steps
+            for phone in phones.get(shipment.pk, [])
+            for key in _email_keys(step, phone.topics)
+        ]
         if shipment.partner_id in endpoints:
             deliveries += _webhook_deliveries(shipment, steps, endpoints[shipment.partner_id])
     if emails:
         EmailNotification.objects.bulk_create(emails, ignore_conflicts=True)
     if deliveries:
         WebhookDelivery.objects.bulk_create(deliveries, ignore_conflicts=True)
-    if emails or deliveries:
+    if messages:
+        PhoneMessage.objects.bulk_create(messages, ignore_conflicts=True)
+    if emails or deliveries or messages:
         delivery_enqueue()
-    return len(emails) + len(deliveries)
+    return len(emails) + len(deliveries) + len(messages)
 
 
 def _email_keys(step: Step, topics: list[str]) -> list[str]:

@@ -30,11 +30,12 @@ from tracking import sealing
 from tracking.models import (
     EmailNotification,
     OutboxStatus,
+    PhoneMessage,
     Subscription,
     WebhookDelivery,
     WebhookEndpoint,
 )
-from tracking.notify import emails, webhooks
+from tracking.notify import emails, messaging, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -77,12 +78,13 @@ def deliveries_run(*, worker: str, now: Callable[[], datetime] = timezone.now, o
     for _batch in range(MAX_BATCHES):
         emails = _claim(EmailNotification, worker=worker, now=now(), on_claim=on_claim)
         deliveries = _claim(WebhookDelivery, worker=worker, now=now(), on_claim=on_claim)
-        if not emails and not deliveries:
-            break
         if emails:
             _send_emails(emails, worker=worker, now=now, summary=summary)
         for delivery in deliveries:
             _guarded(_send_webhook, delivery, worker=worker, now=now, summary=summary)
+        phoned = _send_phone_batch(worker=worker, now=now, summary=summary, on_claim=on_claim)
+        if not emails and not deliveries and not phoned:
+            break
     summary.next_due = next_due()
     return summary
 
@@ -96,7 +98,7 @@ def outbox_recover(*, now: datetime, worker: str | None = None) -> int:
     held = Q(lease_owner=worker) if worker else Q(lease_until__lte=now)
     released = 0
     with transaction.atomic():
-        for model in (EmailNotification, WebhookDelivery):
+        for model in (EmailNotification, WebhookDelivery, PhoneMessage):
             released += model.objects.filter(held, status=OutboxStatus.CLAIMED).update(
                 status=OutboxStatus.PENDING, lease_owner="", lease_until=None
             )
@@ -105,6 +107,12 @@ def outbox_recover(*, now: datetime, worker: str | None = None) -> int:
             lease_owner="",
             lease_until=None,
             last_error="worker stopped during the SMTP exchange; not resent (at most once)",
+        )
+        released += PhoneMessage.objects.filter(held, status=OutboxStatus.SENDING).update(
+            status=OutboxStatus.UNCERTAIN,
+            lease_owner="",
+            lease_until=None,
+            last_error="worker stopped during the exchange with the platform; not resent (at most once)",
         )
         released += WebhookDelivery.objects.filter(held, status=OutboxStatus.SENDING).update(
             status=OutboxStatus.PENDING, next_attempt_at=now, lease_owner="", lease_until=None
@@ -118,7 +126,7 @@ def next_due() -> datetime | None:
     """Return when the outbox next needs a worker: the next retry or the end of a lease."""
     times = []
     with transaction.atomic():  # read the writer: a replica may not have the latest rows yet
-        for model in (EmailNotification, WebhookDelivery):
+        for model in (EmailNotification, WebhookDelivery, PhoneMessage):
             found = model.objects.filter(status=OutboxStatus.PENDING).aggregate(at=Min("next_attempt_at"))["at"]
             leased = model.objects.filter(status__in=[OutboxStatus.CLAIMED, OutboxStatus.SENDING]).aggregate(
                 at=Min("lease_until")
@@ -146,7 +154,10 @@ def _claim(model, *, worker: str, now: datetime, on_claim) -> list:
         )
         if on_claim:
             on_claim(lease_until)
-        related = ("subscription__shipment",) if model is EmailNotification else ("endpoint",)
+        related = {
+            EmailNotification: ("subscription__shipment",),
+            PhoneMessage: ("subscription__shipment__destination_facility",),
+        }.get(model, ("endpoint",))
         return list(model.objects.filter(pk__in=ids).select_related(*related, "event").order_by("next_attempt_at"))
 
 
@@ -184,6 +195,22 @@ def _set_aside(row, *, worker: str, status: str, reason: str) -> None:
     type(row).objects.filter(pk=row.pk, status=OutboxStatus.CLAIMED, lease_owner=worker).update(
         status=status, last_error=reason, lease_owner="", lease_until=None
     )
+
+
+# --- WhatsApp and SMS: tracking/notify/messaging.py, on this module's lease helpers -----------
+
+_PHONE_LEASE = messaging.Lease(start=_start, finish=_finish, set_aside=_set_aside, retry_delay=retry_delay)
+
+
+def _send_phone_batch(*, worker: str, now, summary: Summary, on_claim) -> bool:
+    """Claim one batch of due WhatsApp/SMS messages and send them; return whether there was one."""
+    rows = _claim(PhoneMessage, worker=worker, now=now(), on_claim=on_claim)
+    senders = messaging.Senders()
+    for row in rows:
+        _guarded(
+            messaging.message_send, row, worker=worker, now=now, summary=summary, lease=_PHONE_LEASE, senders=senders
+        )
+    return bool(rows)
 
 
 # --- E-mail -----------------------------------------------------------------------------------

@@ -80,17 +80,7 @@ def subscription_request(
     normalized = email_normalize(email)
     email_hash = sealing.digest(normalized, purpose="notify.email")
     with transaction.atomic():
-        since = now - RATE_WINDOW
-        recent_for_shipment = SubscriptionRequest.objects.filter(shipment=shipment, requested_at__gte=since).count()
-        recent_from_client = SubscriptionRequest.objects.filter(client=client_hash, requested_at__gte=since).count()
-        if (
-            recent_for_shipment >= settings.PHOENIX_NOTIFY_RATE_PER_SHIPMENT
-            or recent_from_client >= settings.PHOENIX_NOTIFY_RATE_PER_IP
-        ):
-            raise SubscriptionError(_("Too many requests for notifications. Please try again in an hour."), status=429)
-        # Older requests of this shipment no longer count (index: shipment, requested_at).
-        SubscriptionRequest.objects.filter(shipment=shipment, requested_at__lt=since).delete()
-        SubscriptionRequest.objects.create(shipment=shipment, client=client_hash, requested_at=now)
+        request_count(shipment=shipment, client_hash=client_hash, now=now)
         subscription, created = Subscription.objects.select_for_update().get_or_create(
             shipment=shipment,
             email_hash=email_hash,
@@ -129,6 +119,21 @@ def subscription_request(
         delivery_enqueue()
     logger.info("notify subscription %s requested (new=%s)", subscription.pk, created)
     return subscription
+
+
+def request_count(*, shipment: Shipment, client_hash: str, now) -> None:
+    """Count one "Notify me" request (e-mail or phone); raise SubscriptionError (429) past the hourly limits."""
+    since = now - RATE_WINDOW
+    recent_for_shipment = SubscriptionRequest.objects.filter(shipment=shipment, requested_at__gte=since).count()
+    recent_from_client = SubscriptionRequest.objects.filter(client=client_hash, requested_at__gte=since).count()
+    if (
+        recent_for_shipment >= settings.PHOENIX_NOTIFY_RATE_PER_SHIPMENT
+        or recent_from_client >= settings.PHOENIX_NOTIFY_RATE_PER_IP
+    ):
+        raise SubscriptionError(_("Too many requests for notifications. Please try again in an hour."), status=429)
+    # Older requests of this shipment no longer count (index: shipment, requested_at).
+    SubscriptionRequest.objects.filter(shipment=shipment, requested_at__lt=since).delete()
+    SubscriptionRequest.objects.create(shipment=shipment, client=client_hash, requested_at=now)
 
 
 def subscription_from_confirm_token(token: str) -> Subscription:

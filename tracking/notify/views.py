@@ -11,8 +11,8 @@ from django.views.decorators.http import require_http_methods
 from phoenix.clientip import client_ip
 from tracking import numbers
 from tracking.models import Shipment
-from tracking.notify import subscriptions
-from tracking.notify.forms import SubscribeForm
+from tracking.notify import callbacks, phone_subscriptions, subscriptions
+from tracking.notify.forms import PhoneCodeForm, PhoneSubscribeForm, SubscribeForm
 from tracking.notify.subscriptions import SubscriptionError
 
 
@@ -20,17 +20,26 @@ def _error(request: HttpRequest, message: str, status: int) -> HttpResponse:
     return render(request, "tracking/notifications/error.html", {"message": message}, status=status)
 
 
-@require_http_methods(["GET", "POST"])
-def subscribe(request: HttpRequest, number: str) -> HttpResponse:
+def _shipment_or_error(request: HttpRequest, number: str, *, view: str):
+    """Return ``(shipment, None)``, or ``(None, response)``: a redirect to ``view`` with the number
+    as written canonically, or an error page for a mistyped or unknown number."""
     try:
         canonical = numbers.parse(number)
     except numbers.InvalidTrackingNumber:
-        return _error(request, _("This tracking number is not valid; it was probably mistyped."), 404)
+        return None, _error(request, _("This tracking number is not valid; it was probably mistyped."), 404)
     if canonical != number:
-        return redirect("notify:subscribe", canonical)
+        return None, redirect(view, canonical)
     shipment = Shipment.objects.filter(tracking_number=canonical).first()
     if shipment is None:
-        return _error(request, _("We have no shipment with this tracking number."), 404)
+        return None, _error(request, _("We have no shipment with this tracking number."), 404)
+    return shipment, None
+
+
+@require_http_methods(["GET", "POST"])
+def subscribe(request: HttpRequest, number: str) -> HttpResponse:
+    shipment, failed = _shipment_or_error(request, number, view="notify:subscribe")
+    if failed:
+        return failed
     form = SubscribeForm(request.POST or None)
     status = 200
     if request.method == "POST":
@@ -48,7 +57,7 @@ def subscribe(request: HttpRequest, number: str) -> HttpResponse:
                 status = exc.status
             else:
                 request.session["notify_masked"] = subscription.email_masked
-                return redirect("notify:requested", canonical)
+                return redirect("notify:requested", shipment.tracking_number)
         else:
             status = 400
     return render(request, "tracking/notifications/subscribe.html", {"shipment": shipment, "form": form}, status=status)
@@ -94,3 +103,102 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         return _error(request, exc.message, exc.status)
     # A GET only asks: link scanners in mail systems open links, and must not unsubscribe anyone.
     return render(request, "tracking/notifications/unsubscribe.html", {"subscription": subscription})
+
+
+# --- WhatsApp and SMS from the page (tracking/notify/phone_subscriptions.py) ------------------
+
+
+@require_http_methods(["GET", "POST"])
+def phone_subscribe(request: HttpRequest, number: str) -> HttpResponse:
+    shipment, failed = _shipment_or_error(request, number, view="notify:phone-subscribe")
+    if failed:
+        return failed
+    form = PhoneSubscribeForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                subscription = phone_subscriptions.phone_subscription_request(
+                    shipment=shipment,
+                    phone=form.cleaned_data["phone"],
+                    channel=form.cleaned_data["channel"],
+                    topics=form.cleaned_data["topics"],
+                    language=translation.get_language() or "es",
+                    client=client_ip(request),
+                )
+            except SubscriptionError as exc:
+                form.add_error(None, exc.message)
+                status = exc.status
+            else:
+                request.session["notify_phone"] = subscription.pk
+                request.session["notify_masked"] = subscription.phone_masked
+                return redirect("notify:phone-code", shipment.tracking_number)
+        else:
+            status = 400
+    context = {"shipment": shipment, "form": form}
+    return render(request, "tracking/notifications/phone_subscribe.html", context, status=status)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def phone_code(request: HttpRequest, number: str) -> HttpResponse:
+    shipment, failed = _shipment_or_error(request, number, view="notify:phone-code")
+    if failed:
+        return failed
+    form = PhoneCodeForm(request.POST or None)
+    status, confirmed = 200, False
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                phone_subscriptions.phone_subscription_confirm(
+                    subscription_id=request.session.get("notify_phone", 0), code=form.cleaned_data["code"]
+                )
+            except SubscriptionError as exc:
+                form.add_error("code", exc.message)
+                status = exc.status
+            else:
+                confirmed = True
+                request.session.pop("notify_phone", None)
+        else:
+            status = 400
+    context = {
+        "shipment": shipment,
+        "form": form,
+        "masked": request.session.get("notify_masked", ""),
+        "confirmed": confirmed,
+    }
+    return render(request, "tracking/notifications/phone_code.html", context, status=status)
+
+
+# --- The platforms' callbacks (tracking/notify/callbacks.py) ----------------------------------
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def whatsapp_webhook(request: HttpRequest) -> HttpResponse:
+    """The WhatsApp Business Platform's webhook: the verify handshake (GET) and signed events (POST)."""
+    try:
+        if request.method == "GET":
+            challenge = callbacks.whatsapp_verify(
+                mode=request.GET.get("hub.mode", ""),
+                token=request.GET.get("hub.verify_token", ""),
+                challenge=request.GET.get("hub.challenge", ""),
+            )
+            return HttpResponse(challenge, content_type="text/plain")
+        callbacks.whatsapp_signature_check(body=request.body, header=request.headers.get("X-Hub-Signature-256", ""))
+        recorded = callbacks.whatsapp_callback(body=request.body)
+    except callbacks.Refused as refused:
+        return HttpResponse(str(refused), status=refused.status, content_type="text/plain")
+    return HttpResponse(f"recorded {recorded}", content_type="text/plain")
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def sms_events(request: HttpRequest, token: str) -> HttpResponse:
+    """Amazon SNS notifications with SMS delivery events and inbound SMS (STOP)."""
+    try:
+        callbacks.sms_events_token_check(token)
+        recorded = callbacks.sms_callback(body=request.body)
+    except callbacks.Refused as refused:
+        return HttpResponse(str(refused), status=refused.status, content_type="text/plain")
+    return HttpResponse(f"recorded {recorded}", content_type="text/plain")

@@ -75,8 +75,8 @@ def test_bulk_ingest_owes_for_many_shipments_in_a_fixed_number_of_queries(settin
             )
             milestones.apply_event(locked, event)
             steps[locked] = [before.step(event, locked)]
-        # subscriptions + endpoints + one sequence count per shipment + 2 inserts + the task row
-        with django_assert_max_num_queries(2 + len(shipments) + 2 + 2):
+        # e-mail and phone subscriptions + endpoints + one count per shipment + 2 inserts + the task row
+        with django_assert_max_num_queries(3 + len(shipments) + 2 + 2):
             notifications_owed_many(changes=list(steps.items()))
     assert EmailNotification.objects.count() == 5
     assert WebhookDelivery.objects.count() == 5
