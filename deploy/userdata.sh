@@ -4,6 +4,7 @@
 #
 #   PHOENIX_ENV             environment name; configuration is read from SSM under /phoenix/<env>/
 #   PHOENIX_DB_SECRET_ID    Secrets Manager secret of the database user (the RDS-managed secret)
+#   PHOENIX_APP_SECRET_ID   Secrets Manager secret of the Django secret key and its fallbacks
 #   PHOENIX_DB_WRITER_HOST  Aurora cluster endpoint       PHOENIX_DB_READER_HOST  reader endpoint
 #   PHOENIX_DB_PORT         (3306)                        PHOENIX_DB_NAME         (phoenix)
 #   PHOENIX_CFN_STACK       stack to signal               PHOENIX_CFN_RESOURCE    the ASG's logical id
@@ -67,6 +68,7 @@ cat >"$etc/source.env" <<EOF
 AWS_REGION=$region
 PHOENIX_SSM_PATH=/phoenix/$PHOENIX_ENV/
 PHOENIX_DB_SECRET_ID=$PHOENIX_DB_SECRET_ID
+PHOENIX_APP_SECRET_ID=${PHOENIX_APP_SECRET_ID:-}
 PHOENIX_DB_WRITER_HOST=$PHOENIX_DB_WRITER_HOST
 PHOENIX_DB_READER_HOST=${PHOENIX_DB_READER_HOST:-}
 PHOENIX_DB_PORT=${PHOENIX_DB_PORT:-3306}
@@ -78,7 +80,11 @@ set -a
 # shellcheck source=/dev/null
 . "$etc/source.env"
 set +a
-"$python" "$app/deploy/phoenix_env.py" --output "$etc/env" --owner "$service_user"
+# A Parameter Store or Secrets Manager brown-out (throttling, 5xx, a silent endpoint) is retried
+# with capped backoff for up to PHOENIX_CONFIG_RETRY_SECONDS (5 min): a rollout survives it, and
+# a refusal (access denied, no such secret) still fails at once.
+"$python" "$app/deploy/phoenix_env.py" --output "$etc/env" --owner "$service_user" \
+    --retry-for "${PHOENIX_CONFIG_RETRY_SECONDS:-300}"
 
 echo "==> CloudWatch agent"
 sed "s/__PHOENIX_ENV__/$PHOENIX_ENV/g" "$cwagent/etc/phoenix.json.template" >"$cwagent/etc/phoenix.json"
@@ -103,8 +109,28 @@ fi
     echo "==> database migrations (under the phoenix-migrate lock)"
     # An ALTER TABLE on a large table may run for minutes: the web processes' 10 s read
     # timeout on the writer (phoenix/dburl.py) is not meant for it.
-    runuser -u "$service_user" -- env PHOENIX_DB_READ_TIMEOUT=3600 PHOENIX_DB_WRITE_TIMEOUT=3600 \
-        "$python" manage.py migrate_locked --timeout 900
+    # A writer failover during the boot (30-60 s without a writable endpoint) fails a migration
+    # run: it is retried with backoff (each migration is atomic on its own, and the ones already
+    # applied are skipped), up to PHOENIX_MIGRATE_ATTEMPTS times. A lock that another instance
+    # held for the whole --timeout is not retried: that is an operator's call.
+    attempts="${PHOENIX_MIGRATE_ATTEMPTS:-5}" delay="${PHOENIX_MIGRATE_RETRY_DELAY:-10}"
+    for attempt in $(seq 1 "$attempts"); do
+        out="$(mktemp)"
+        if runuser -u "$service_user" -- env PHOENIX_DB_READ_TIMEOUT=3600 PHOENIX_DB_WRITE_TIMEOUT=3600 \
+            "$python" manage.py migrate_locked --timeout 900 2>&1 | tee "$out"; then
+            rm -f "$out"
+            break
+        fi
+        if grep -q "Timed out after .* waiting for the migration lock" "$out" || [ "$attempt" -ge "$attempts" ]; then
+            rm -f "$out"
+            echo "userdata: migrations failed (attempt $attempt of $attempts)" >&2
+            false
+        fi
+        rm -f "$out"
+        echo "userdata: migrations failed (attempt $attempt of $attempts); retrying in $delay s" >&2
+        sleep "$delay"
+        delay=$((delay * 2))
+    done
 )
 
 echo "==> services"
