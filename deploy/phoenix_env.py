@@ -95,7 +95,13 @@ def database_urls(secret: dict, *, writer: str, reader: str, port: str, name: st
     return urls
 
 
-OVERRIDABLE = ("PHOENIX_DB_WRITER_HOST", "PHOENIX_DB_READER_HOST", "PHOENIX_DB_SECRET_ID", "PHOENIX_DB_NAME")
+OVERRIDABLE = (
+    "PHOENIX_DB_WRITER_HOST",
+    "PHOENIX_DB_READER_HOST",
+    "PHOENIX_DB_SECRET_ID",
+    "PHOENIX_DB_MIGRATE_SECRET_ID",
+    "PHOENIX_DB_NAME",
+)
 
 
 def secret_json(secrets, secret_id: str) -> dict:
@@ -130,11 +136,15 @@ def app_secret_variables(secrets, secret_id: str, configured: dict[str, str]) ->
     return variables
 
 
-def collect(session, env: dict[str, str], config=None) -> tuple[dict[str, str], str]:
-    """Return the variables for the environment file and the database password (CONFIG: botocore's)."""
-    missing = [
-        key for key in ("PHOENIX_SSM_PATH", "PHOENIX_DB_SECRET_ID", "PHOENIX_DB_WRITER_HOST") if not env.get(key)
-    ]
+def collect(
+    session, env: dict[str, str], config=None, user_variable: str = "PHOENIX_DB_SECRET_ID"
+) -> tuple[dict[str, str], str]:
+    """Return the variables for the environment file and the database password (CONFIG: botocore's).
+
+    SECRET_VARIABLE names the variable that holds the database user's secret: the application
+    user's by default, PHOENIX_DB_MIGRATE_SECRET_ID for the migrations at boot.
+    """
+    missing = [key for key in ("PHOENIX_SSM_PATH", user_variable, "PHOENIX_DB_WRITER_HOST") if not env.get(key)]
     if missing:
         raise ConfigError(f"set {', '.join(missing)} (deploy/userdata.sh writes them to /etc/phoenix/source.env)")
     variables = ssm_variables(session.client("ssm", config=config), env["PHOENIX_SSM_PATH"])
@@ -145,7 +155,7 @@ def collect(session, env: dict[str, str], config=None) -> tuple[dict[str, str], 
     # launch template's values: that is how a cutover moves every instance to a new cluster
     # (docs/cutover.md) while the password keeps coming from the rotating secret.
     env = {**env, **{key: variables.pop(key) for key in OVERRIDABLE if variables.get(key)}}
-    secret = secret_json(secrets, env["PHOENIX_DB_SECRET_ID"])
+    secret = secret_json(secrets, env[user_variable])
     variables.update(
         database_urls(
             secret,
@@ -241,14 +251,14 @@ def retryable(exc: Exception) -> bool:
     return isinstance(exc, BotoCoreError) and not isinstance(exc, ParamValidationError)
 
 
-def collect_with_retries(session, env: dict[str, str], budget: float, config=None) -> tuple[dict[str, str], str]:
+def collect_with_retries(session, env: dict[str, str], budget: float, config=None, **options) -> tuple[dict, str]:
     """Return collect()'s result, retrying brown-outs with capped exponential backoff for BUDGET seconds."""
     deadline = time.monotonic() + budget
     attempt = 0
     while True:
         attempt += 1
         try:
-            return collect(session, env, config)
+            return collect(session, env, config, **options)
         except ConfigError:
             raise
         except Exception as exc:
@@ -269,6 +279,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--owner", default="", help="user that owns the files (the service user)")
     parser.add_argument("--reload", nargs="*", default=[], metavar="UNIT", help="systemd units to reload on change")
     parser.add_argument(
+        "--db-secret-variable",
+        default="PHOENIX_DB_SECRET_ID",
+        help="variable naming the database user's secret (PHOENIX_DB_MIGRATE_SECRET_ID for migrations)",
+    )
+    parser.add_argument(
         "--retry-for", type=float, default=0.0, metavar="SECONDS", help="retry throttled or silent AWS for this long"
     )
     args = parser.parse_args(argv)
@@ -286,7 +301,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         session = boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None)
-        variables, password = collect_with_retries(session, dict(os.environ), args.retry_for, config)
+        variables, password = collect_with_retries(
+            session, dict(os.environ), args.retry_for, config, user_variable=args.db_user_variable
+        )
         variables["PHOENIX_DB_PASSWORD_FILE"] = str(password_file)
         content = render_env_file(variables)
         # The password first: new connections pick it up even before the services reload.

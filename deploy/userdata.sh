@@ -3,7 +3,9 @@
 # (deploy/cloudformation/application.yaml) exports the variables below and runs this file:
 #
 #   PHOENIX_ENV             environment name; configuration is read from SSM under /phoenix/<env>/
-#   PHOENIX_DB_SECRET_ID    Secrets Manager secret of the database user (the RDS-managed secret)
+#   PHOENIX_DB_SECRET_ID    Secrets Manager secret of the application's database user (phoenix_app)
+#   PHOENIX_DB_MIGRATE_SECRET_ID  the migration user's (phoenix_migrate: DDL), for the migrations
+#                           only; unset, the application's user migrates
 #   PHOENIX_APP_SECRET_ID   Secrets Manager secret of the Django secret key and its fallbacks
 #   PHOENIX_DB_WRITER_HOST  Aurora cluster endpoint       PHOENIX_DB_READER_HOST  reader endpoint
 #   PHOENIX_DB_PORT         (3306)                        PHOENIX_DB_NAME         (phoenix)
@@ -68,6 +70,7 @@ cat >"$etc/source.env" <<EOF
 AWS_REGION=$region
 PHOENIX_SSM_PATH=/phoenix/$PHOENIX_ENV/
 PHOENIX_DB_SECRET_ID=$PHOENIX_DB_SECRET_ID
+PHOENIX_DB_MIGRATE_SECRET_ID=${PHOENIX_DB_MIGRATE_SECRET_ID:-}
 PHOENIX_APP_SECRET_ID=${PHOENIX_APP_SECRET_ID:-}
 PHOENIX_DB_WRITER_HOST=$PHOENIX_DB_WRITER_HOST
 PHOENIX_DB_READER_HOST=${PHOENIX_DB_READER_HOST:-}
@@ -85,6 +88,14 @@ set +a
 # a refusal (access denied, no such secret) still fails at once.
 "$python" "$app/deploy/phoenix_env.py" --output "$etc/env" --owner "$service_user" \
     --retry-for "${PHOENIX_CONFIG_RETRY_SECONDS:-300}"
+# The migrations' own environment: the same, as the migration user. Removed once they ran.
+migrate_env="$etc/env"
+if [ -n "${PHOENIX_DB_MIGRATE_SECRET_ID:-}" ]; then
+    migrate_env="$etc/migrate.env"
+    "$python" "$app/deploy/phoenix_env.py" --output "$migrate_env" --password-file "$etc/migrate-password" \
+        --owner "$service_user" --db-secret-variable PHOENIX_DB_MIGRATE_SECRET_ID \
+        --retry-for "${PHOENIX_CONFIG_RETRY_SECONDS:-300}"
+fi
 
 echo "==> CloudWatch agent"
 sed "s/__PHOENIX_ENV__/$PHOENIX_ENV/g" "$cwagent/etc/phoenix.json.template" >"$cwagent/etc/phoenix.json"
@@ -101,7 +112,7 @@ fi
 (
     set -a
     # shellcheck source=/dev/null
-    . "$etc/env"
+    . "$migrate_env"
     set +a
     cd "$app"
     # Errors only (a site URL customers cannot follow, ...): warnings are for the operator.
@@ -132,6 +143,7 @@ fi
         delay=$((delay * 2))
     done
 )
+if [ "$migrate_env" != "$etc/env" ]; then rm -f "$migrate_env" "$etc/migrate-password"; fi
 
 echo "==> services"
 systemctl daemon-reload

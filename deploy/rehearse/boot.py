@@ -29,12 +29,14 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from deploy.local.lab.processes import free_port
 from deploy.local.lab.servers import Cluster, sql
+from deploy.phoenix_env import read_env_file
 from deploy.rehearse import REPO
 from deploy.rehearse.cloud import client
 
@@ -66,6 +68,7 @@ class Boot:
     output_tail: str = ""
     baked: list[str] = field(default_factory=list)  # provision.sh's manage.py commands, run on the archive
     app_log_tail: str = ""
+    bootstrap: list[str] = field(default_factory=list)  # the operator's steps run before the boot
     as_rendered: str = ""  # how the user data fared exactly as rendered, when it needed a workaround
 
     @property
@@ -184,21 +187,70 @@ def lay_out(root: Path) -> dict:
     return paths
 
 
-def configure(endpoint: str, region: str, user_data: str, ssl_ca: str) -> None:
-    """Put docs/deploy.md section 1's parameters in moto's SSM, and the database secret RDS would make."""
+def configure(endpoint: str, region: str, user_data: str, cluster: Cluster) -> list[str]:
+    """Put docs/deploy.md section 1's parameters in moto's SSM and run section 3's bootstrap of
+    the database users (deploy/db_users.py) on the local writer; return what stood in for AWS."""
     environment = exported(user_data, "PHOENIX_ENV")
     ssm = client(endpoint, "ssm", region)
     for name, value, kind in (
-        ("DJANGO_SECRET_KEY", secrets.token_urlsafe(64), "SecureString"),
         ("DJANGO_ALLOWED_HOSTS", SITE_HOST, "String"),
-        ("PHOENIX_DB_SSL_CA", ssl_ca, "String"),  # the local CA, where the docs name Amazon Linux's bundle
+        ("PHOENIX_DB_SSL_CA", cluster.env["PHOENIX_DB_SSL_CA"], "String"),  # the local CA, not the RDS bundle
+        # The checks come through loopback, where the ALB's VPC addresses would be.
+        ("FORWARDED_ALLOW_IPS", "127.0.0.1", "String"),
     ):
         ssm.put_parameter(Name=f"/phoenix/{environment}/{name}", Value=value, Type=kind, Overwrite=True)
-    # The stack names the secret by a partial ARN (the shim's); moto resolves it to this name.
-    secret = exported(user_data, "PHOENIX_DB_SECRET_ID").rsplit(":secret:", 1)[-1]
-    client(endpoint, "secretsmanager", region).create_secret(
-        Name=secret, SecretString=json.dumps({"username": "phoenix", "password": "phoenix-local"})
+    # The stacks' secrets are shimmed (moto's CloudFormation has no model for them): made here
+    # as their GenerateSecretString would, under the names the user data carries.
+    manager = client(endpoint, "secretsmanager", region)
+    for variable, value in (
+        ("PHOENIX_DB_SECRET_ID", {"username": "phoenix_app", "password": secrets.token_urlsafe(30)}),
+        ("PHOENIX_DB_MIGRATE_SECRET_ID", {"username": "phoenix_migrate", "password": secrets.token_urlsafe(30)}),
+        ("PHOENIX_APP_SECRET_ID", {"DJANGO_SECRET_KEY": secrets.token_urlsafe(48), "DJANGO_SECRET_KEY_FALLBACKS": ""}),
+    ):
+        manager.create_secret(
+            Name=exported(user_data, variable).rsplit(":secret:", 1)[-1], SecretString=json.dumps(value)
+        )
+    # RDS's master secret (the cluster is shimmed): a master user on the local writer, and its
+    # secret under the ARN the database stack exports.
+    outputs = client(endpoint, "cloudformation", region).describe_stacks(StackName="phoenix-database")
+    master_arn = next(o["OutputValue"] for o in outputs["Stacks"][0]["Outputs"] if o["OutputKey"] == "SecretArn")
+    master_password = secrets.token_urlsafe(24)
+    sql(
+        cluster.writer_socket,
+        f"CREATE USER 'phoenix_admin'@'%' IDENTIFIED BY '{master_password}' REQUIRE SSL; "
+        "GRANT ALL PRIVILEGES ON *.* TO 'phoenix_admin'@'%' WITH GRANT OPTION",
     )
+    manager.create_secret(
+        Name=master_arn.rsplit(":secret:", 1)[-1],
+        SecretString=json.dumps({"username": "phoenix_admin", "password": master_password}),
+    )
+    bootstrap = [
+        "deploy/db_users.py",
+        "--writer",
+        "127.0.0.1",
+        "--port",
+        cluster.env["PHOENIX_WRITER_PORT"],
+        "--ssl-ca",
+        cluster.env["PHOENIX_DB_SSL_CA"],
+        "--master-secret",
+        master_arn,
+        "--app-secret",
+        exported(user_data, "PHOENIX_DB_SECRET_ID"),
+        "--migrate-secret",
+        exported(user_data, "PHOENIX_DB_MIGRATE_SECRET_ID"),
+    ]
+    aws_env = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    result = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "python"), *bootstrap],
+        cwd=REPO,
+        env={**os.environ, **aws_env, "AWS_REGION": region},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if result.returncode:
+        raise RuntimeError(f"the database users' bootstrap failed: {result.stderr.strip()}")
+    return [" ".join(bootstrap[:1] + ["--writer <the local writer>"] + bootstrap[5:6] + ["<its CA>"] + bootstrap[7:])]
 
 
 def _stop_session(pid_file: Path) -> None:
@@ -245,7 +297,7 @@ def first_boot(endpoint: str, region: str = "us-east-1", stack: str = "phoenix-a
         cluster = Cluster("phoenix-rehearse-db-", PHOENIX_CLUSTER_TLS="1")
         boot.baked = paths["baked"]
         writer_port = cluster.env["PHOENIX_WRITER_PORT"]
-        configure(endpoint, region, user_data, cluster.env["PHOENIX_DB_SSL_CA"])
+        boot.bootstrap = configure(endpoint, region, user_data, cluster)
         script = user_data
         for name, value in (
             ("PHOENIX_DB_WRITER_HOST", "127.0.0.1"),
@@ -333,6 +385,11 @@ def first_boot(endpoint: str, region: str = "us-east-1", stack: str = "phoenix-a
         )
         mode = stat.S_IMODE((paths["etc"] / "env").stat().st_mode) if (paths["etc"] / "env").exists() else None
         check(("/etc/phoenix/env written with mode 0600", mode == 0o600, oct(mode) if mode is not None else "missing"))
+        written = read_env_file(paths["etc"] / "env") if (paths["etc"] / "env").exists() else {}
+        user = urllib.parse.urlparse(written.get("DATABASE_URL", "")).username or "none"
+        check(("the application logs in as phoenix_app (rows only, no DDL)", user == "phoenix_app", user))
+        leftover = [name for name in ("migrate.env", "migrate-password") if (paths["etc"] / name).exists()]
+        check(("the migration user's credentials removed after migrating", not leftover, ", ".join(leftover)))
         check(("every IMDS read carried the session token", bool(boot.imds) and all(ok for *_, ok in boot.imds), ""))
         boot.app_log_tail = "\n".join(app_log.read_text().splitlines()[-20:]) if app_log.exists() else ""
         tables = "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'phoenix'"

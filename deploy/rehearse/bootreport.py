@@ -69,6 +69,9 @@ def render(boot: Boot | None) -> str:
     if boot.as_rendered:
         lines += [f"As rendered, it failed at once: `{boot.as_rendered}` (see the findings).", ""]
     lines += [
+        "Run before the boot, as docs/deploy.md section 3 says (the database users' bootstrap, as the",
+        "master user over TLS): " + (", ".join(f"`{command}`" for command in boot.bootstrap) or "nothing") + ".",
+        "",
         "Bake steps run on the archive: " + (", ".join(f"`{command}`" for command in boot.baked) or "none") + ".",
         "",
         "| check | result | detail |",
