@@ -302,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         session = boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None)
         variables, password = collect_with_retries(
-            session, dict(os.environ), args.retry_for, config, user_variable=args.db_user_variable
+            session, dict(os.environ), args.retry_for, config, user_variable=args.db_secret_variable
         )
         variables["PHOENIX_DB_PASSWORD_FILE"] = str(password_file)
         content = render_env_file(variables)
