@@ -431,7 +431,30 @@ def test_it_alarms_on_5xx_unhealthy_hosts_replica_lag_and_failed_backups():
         "UnHealthyHostCount",
         "AuroraReplicaLagMaximum",
         "NumberOfBackupJobsFailed",
+        "TargetResponseTime",
+        "HealthyHostCount",
+        "GroupInServiceInstances",
+        "FreeableMemory",
+        "DatabaseConnections",
+        "CPUUtilization",
     } <= metrics
+
+
+def test_database_events_and_scaling_failures_reach_the_alarm_topic(database, application, network):
+    subscriptions = resources(database, "AWS::RDS::EventSubscription")
+    assert {s["Properties"]["SourceType"] for s in subscriptions.values()} == {"db-cluster", "db-instance"}
+    for subscription in subscriptions.values():
+        assert import_name(subscription["Properties"]["SnsTopicArn"]) == "${NetworkStackName}-AlarmTopicArn"
+        assert "failover" in subscription["Properties"]["EventCategories"]
+    rule = application["Resources"]["ScalingFailuresRule"]["Properties"]
+    assert "EC2 Instance Launch Unsuccessful" in rule["EventPattern"]["detail-type"]
+    assert [import_name(t["Arn"]) for t in rule["Targets"]] == ["${NetworkStackName}-AlarmTopicArn"]
+    # The topic (and its key) must let RDS and EventBridge publish.
+    publishers = str(network["Resources"]["AlarmTopicPolicy"]) + str(network["Resources"]["AlarmTopicKey"])
+    assert publishers.count("events.rds.amazonaws.com") == 2 and "events.amazonaws.com" in publishers
+    body = application["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][0]
+    for metric in ("HTTPCode_Target_5XX_Count", "TargetResponseTime", "HealthyHostCount", "FreeableMemory"):
+        assert metric in body
 
 
 def test_it_imports_only_what_the_earlier_layers_export():
