@@ -25,14 +25,12 @@ NOT_YET = """### Not rehearsed yet
   CloudFormation ignores `CreationPolicy` and completes the Auto Scaling group without signals.
 - **The database as AWS has it.** The cluster is shimmed; its endpoints in the user data are
   pointed at a local MariaDB writer that requires TLS (its own CA as `PHOENIX_DB_SSL_CA`), the
-  reader endpoint at the writer too (the user data carries one port for both), and the secret the
-  stack names is created in moto's Secrets Manager with the local application user (RDS's would
-  hold the master user).
-- **The ALB in front.** The checks reach gunicorn over loopback with `FORWARDED_ALLOW_IPS=127.0.0.1`
-  standing for the ALB's addresses; on an instance it is gunicorn.conf.py's default, the VPC CIDR
-  of the docs, which nothing in the stacks passes on (a DR VPC with another CIDR would differ).
-- **A slow Parameter Store, a failover mid-boot, a DR restore** with the replicated secret and
-  the sealed columns read back, and S3 (the media bucket is not in these templates yet): later
+  reader endpoint at the writer too (the user data carries one port for both). The stacks'
+  secrets are shimmed too: the rehearsal makes them in moto's Secrets Manager as their
+  `GenerateSecretString` would, and a master user on the local writer for RDS's secret.
+- **The ALB in front.** The checks reach gunicorn over loopback, so the rehearsal overwrites the
+  stack's `FORWARDED_ALLOW_IPS` parameter (the VPC CIDR) with `127.0.0.1`.
+- **A DR restore** with the replicated secret and the sealed columns read back, and S3: later
   steps of the issue's item 2."""
 
 
