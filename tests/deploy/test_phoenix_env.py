@@ -4,20 +4,16 @@ SSM parameters and a Secrets Manager secret go in; /etc/phoenix/env comes out, m
 syntax that systemd, bash (userdata.sh sources it) and gunicorn.conf.py all read the same way.
 """
 
-import http.server
 import json
 import stat
 import subprocess
 import sys
-import threading
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
+from deploy.rehearse.faults import BrownOut
 from phoenix.dburl import database_config
 from tests.deploy.conftest import REPO
 
@@ -262,56 +258,12 @@ def test_the_application_secret_supplies_the_secret_key_and_its_fallbacks(aws, m
     assert not (tmp_path / "other").exists()
 
 
-class BrownOut(http.server.BaseHTTPRequestHandler):
-    """Parameter Store having a bad minute, in front of moto: the first SSM call hangs past the
-    client's timeout, the second is throttled (AWS's documented ThrottlingException), the rest
-    reach moto unchanged."""
-
-    upstream = ""
-    ssm_calls = 0
-    hang_seconds = 3.0
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if self.headers.get("X-Amz-Target", "").startswith("AmazonSSM."):
-            type(self).ssm_calls += 1
-            if self.ssm_calls == 1:
-                time.sleep(self.hang_seconds)
-                return self._answer(200, b"{}", "application/x-amz-json-1.1")
-            if self.ssm_calls == 2:
-                error = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
-                return self._answer(400, error, "application/x-amz-json-1.1")
-        request = urllib.request.Request(
-            self.upstream + self.path, data=body, method="POST", headers=dict(self.headers.items())
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                self._answer(response.status, response.read(), response.headers.get("Content-Type", ""))
-        except urllib.error.HTTPError as error:
-            self._answer(error.code, error.read(), error.headers.get("Content-Type", ""))
-
-    def _answer(self, status: int, body: bytes, content_type: str):
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        except OSError:
-            pass  # the client gave up on the hanging call
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def brown_out(moto_endpoint):
-    BrownOut.upstream, BrownOut.ssm_calls = moto_endpoint["AWS_ENDPOINT_URL"], 0
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), BrownOut)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    """Parameter Store having a bad minute in front of moto: the first SSM call hangs past the
+    client's 1 s timeout, the second is throttled, the rest reach moto."""
+    with BrownOut(moto_endpoint["AWS_ENDPOINT_URL"], ("hang", "throttle"), hang_seconds=3.0) as server:
+        yield server
 
 
 def test_a_slow_and_throttled_parameter_store_is_retried_within_the_budget(
@@ -319,7 +271,7 @@ def test_a_slow_and_throttled_parameter_store_is_retried_within_the_budget(
 ):
     env = {
         **_source_env(moto_endpoint, subprocess_env, configured),
-        "AWS_ENDPOINT_URL": brown_out,
+        "AWS_ENDPOINT_URL": brown_out.url,
         "PHOENIX_AWS_TIMEOUT": "1",
     }
     output = tmp_path / "env"
@@ -330,7 +282,7 @@ def test_a_slow_and_throttled_parameter_store_is_retried_within_the_budget(
     assert result.stderr.count("retrying in") == 2, result.stderr
     assert "Read timeout" in result.stderr and "ThrottlingException" in result.stderr
     assert phoenix_env.read_env_file(output)["DJANGO_SECRET_KEY"] == AWKWARD
-    assert BrownOut.ssm_calls == 3
+    assert brown_out.ssm_calls == 3
 
 
 def test_without_a_retry_budget_a_brown_out_fails_with_one_line(
@@ -338,7 +290,7 @@ def test_without_a_retry_budget_a_brown_out_fails_with_one_line(
 ):
     env = {
         **_source_env(moto_endpoint, subprocess_env, configured),
-        "AWS_ENDPOINT_URL": brown_out,
+        "AWS_ENDPOINT_URL": brown_out.url,
         "PHOENIX_AWS_TIMEOUT": "1",
     }
     result = _run(env, tmp_path / "env")
@@ -346,7 +298,7 @@ def test_without_a_retry_budget_a_brown_out_fails_with_one_line(
     assert result.returncode == 1
     assert "AWS refused or could not be reached" in result.stderr
     assert "Traceback" not in result.stderr
-    assert BrownOut.ssm_calls == 1
+    assert brown_out.ssm_calls == 1
     assert list(tmp_path.iterdir()) == []
 
 
