@@ -16,6 +16,7 @@ files collected (the application part of the bake), and whose venv is this check
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import http.server
 import json
@@ -39,6 +40,7 @@ from deploy.local.lab.servers import Cluster, sql
 from deploy.phoenix_env import read_env_file
 from deploy.rehearse import REPO
 from deploy.rehearse.cloud import client
+from deploy.rehearse.faults import BrownOut, WriterOutage
 
 STAND_INS = Path(__file__).resolve().parent / "bin"
 SITE_HOST = "track.qualitypost.mx"  # docs/deploy.md section 1's DJANGO_ALLOWED_HOSTS
@@ -69,6 +71,8 @@ class Boot:
     baked: list[str] = field(default_factory=list)  # provision.sh's manage.py commands, run on the archive
     app_log_tail: str = ""
     bootstrap: list[str] = field(default_factory=list)  # the operator's steps run before the boot
+    fault: str = ""  # what went wrong on purpose during this boot (FAULTS), or nothing
+    variants: list[Boot] = field(default_factory=list)  # the same boot under each of FAULTS
     as_rendered: str = ""  # how the user data fared exactly as rendered, when it needed a workaround
 
     @property
@@ -187,6 +191,14 @@ def lay_out(root: Path) -> dict:
     return paths
 
 
+def _put_secret(manager, name: str, value: dict) -> None:
+    """Create secret NAME holding VALUE, or give it VALUE as its new version (a later boot)."""
+    try:
+        manager.create_secret(Name=name, SecretString=json.dumps(value))
+    except manager.exceptions.ResourceExistsException:
+        manager.put_secret_value(SecretId=name, SecretString=json.dumps(value))
+
+
 def configure(endpoint: str, region: str, user_data: str, cluster: Cluster) -> list[str]:
     """Put docs/deploy.md section 1's parameters in moto's SSM and run section 3's bootstrap of
     the database users (deploy/db_users.py) on the local writer; return what stood in for AWS."""
@@ -207,9 +219,7 @@ def configure(endpoint: str, region: str, user_data: str, cluster: Cluster) -> l
         ("PHOENIX_DB_MIGRATE_SECRET_ID", {"username": "phoenix_migrate", "password": secrets.token_urlsafe(30)}),
         ("PHOENIX_APP_SECRET_ID", {"DJANGO_SECRET_KEY": secrets.token_urlsafe(48), "DJANGO_SECRET_KEY_FALLBACKS": ""}),
     ):
-        manager.create_secret(
-            Name=exported(user_data, variable).rsplit(":secret:", 1)[-1], SecretString=json.dumps(value)
-        )
+        _put_secret(manager, exported(user_data, variable).rsplit(":secret:", 1)[-1], value)
     # RDS's master secret (the cluster is shimmed): a master user on the local writer, and its
     # secret under the ARN the database stack exports.
     outputs = client(endpoint, "cloudformation", region).describe_stacks(StackName="phoenix-database")
@@ -220,9 +230,8 @@ def configure(endpoint: str, region: str, user_data: str, cluster: Cluster) -> l
         f"CREATE USER 'phoenix_admin'@'%' IDENTIFIED BY '{master_password}' REQUIRE SSL; "
         "GRANT ALL PRIVILEGES ON *.* TO 'phoenix_admin'@'%' WITH GRANT OPTION",
     )
-    manager.create_secret(
-        Name=master_arn.rsplit(":secret:", 1)[-1],
-        SecretString=json.dumps({"username": "phoenix_admin", "password": master_password}),
+    _put_secret(
+        manager, master_arn.rsplit(":secret:", 1)[-1], {"username": "phoenix_admin", "password": master_password}
     )
     bootstrap = [
         "deploy/db_users.py",
@@ -282,9 +291,26 @@ def _get(url: str, **headers: str) -> tuple[int, str]:
         return 0, str(error)
 
 
-def first_boot(endpoint: str, region: str = "us-east-1", stack: str = "phoenix-application", say=print) -> Boot:
-    """Boot one instance of STACK (already created on moto at ENDPOINT) in a temporary root; return what happened."""
-    boot = Boot()
+# The faults a boot can be rehearsed under (FAULTS[name] describes it for the report).
+FAULTS = {
+    "slow-config": (
+        "Parameter Store browns out: its first call hangs 15 s (past the 10 s per-call timeout), "
+        "the second is throttled (ThrottlingException), the third answers 503; the rest pass"
+    ),
+    "failover": (
+        "the writer endpoint refuses every connection for 25 s from the boot's first one (the "
+        "migrations), as during an Aurora failover, then answers again"
+    ),
+}
+
+
+def first_boot(
+    endpoint: str, region: str = "us-east-1", stack: str = "phoenix-application", say=print, fault: str = ""
+) -> Boot:
+    """Boot one instance of STACK (already created on moto at ENDPOINT) in a temporary root,
+    under FAULT (one of FAULTS, or none); return what happened."""
+    boot = Boot(fault=fault)
+    faults = contextlib.ExitStack()
     user_data, instance_id = rendered_user_data(endpoint, region, stack)
     boot.user_data = user_data
     imds = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Imds)
@@ -298,11 +324,16 @@ def first_boot(endpoint: str, region: str = "us-east-1", stack: str = "phoenix-a
         boot.baked = paths["baked"]
         writer_port = cluster.env["PHOENIX_WRITER_PORT"]
         boot.bootstrap = configure(endpoint, region, user_data, cluster)
+        brown_out = outage = None
+        if fault == "slow-config":
+            brown_out = faults.enter_context(BrownOut(endpoint, ("hang", "throttle", "unavailable"), 15.0))
+        elif fault == "failover":
+            outage = faults.enter_context(WriterOutage(int(writer_port), 25.0))
         script = user_data
         for name, value in (
             ("PHOENIX_DB_WRITER_HOST", "127.0.0.1"),
             ("PHOENIX_DB_READER_HOST", "127.0.0.1"),
-            ("PHOENIX_DB_PORT", writer_port),
+            ("PHOENIX_DB_PORT", str(outage.port) if outage else writer_port),
         ):
             script = script.replace(f"export {name}='{exported(user_data, name)}'", f"export {name}='{value}'")
             shown = "the local writer's port" if name == "PHOENIX_DB_PORT" else f"`{value}`"
@@ -318,7 +349,7 @@ def first_boot(endpoint: str, region: str = "us-east-1", stack: str = "phoenix-a
         env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
         env.update(
             {
-                "AWS_ENDPOINT_URL": endpoint,
+                "AWS_ENDPOINT_URL": brown_out.url if brown_out else endpoint,
                 "AWS_ACCESS_KEY_ID": "testing",
                 "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_EC2_METADATA_DISABLED": "true",  # boto3's own look-ups; the script reads the fake IMDS
@@ -338,7 +369,7 @@ def first_boot(endpoint: str, region: str = "us-east-1", stack: str = "phoenix-a
                 "FORWARDED_ALLOW_IPS": "127.0.0.1",  # the ALB's place: the checks below come through loopback
             }
         )
-        say(f"booting {instance_id} from the user data of {stack} ({region})")
+        say(f"booting {instance_id} from the user data of {stack} ({region})" + (f" under {fault}" if fault else ""))
         started = time.monotonic()
         result = subprocess.run(["bash", str(root / "user-data")], env=env, capture_output=True, text=True, timeout=600)
         if result.returncode == 126 and "Permission denied" in result.stderr:
@@ -356,7 +387,8 @@ def first_boot(endpoint: str, region: str = "us-east-1", stack: str = "phoenix-a
             )
         boot.seconds = time.monotonic() - started
         boot.exit_code = result.returncode
-        boot.output_tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
+        output = result.stdout + result.stderr
+        boot.output_tail = "\n".join(output.splitlines()[-15:])
 
         def lines(name: str) -> list[str]:
             path = paths["log"] / name
@@ -390,6 +422,14 @@ def first_boot(endpoint: str, region: str = "us-east-1", stack: str = "phoenix-a
         check(("the application logs in as phoenix_app (rows only, no DDL)", user == "phoenix_app", user))
         leftover = [name for name in ("migrate.env", "migrate-password") if (paths["etc"] / name).exists()]
         check(("the migration user's credentials removed after migrating", not leftover, ", ".join(leftover)))
+        if brown_out:
+            retries = output.count("phoenix_env: attempt")
+            detail = f"{brown_out.ssm_calls} Parameter Store calls, {retries} retried with backoff"
+            check(("the configuration read retried through the brown-out", retries >= 3, detail))
+        if outage:
+            retries = output.count("userdata: migrations failed")
+            detail = f"{outage.refused} connections refused, {retries} migration runs retried, then it migrated"
+            check(("the migrations retried through the writer's outage", outage.refused > 0 and retries > 0, detail))
         check(("every IMDS read carried the session token", bool(boot.imds) and all(ok for *_, ok in boot.imds), ""))
         boot.app_log_tail = "\n".join(app_log.read_text().splitlines()[-20:]) if app_log.exists() else ""
         tables = "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'phoenix'"
@@ -402,6 +442,7 @@ def first_boot(endpoint: str, region: str = "us-east-1", stack: str = "phoenix-a
         boot.cwagent = [line.replace(str(root), "<root>") for line in boot.cwagent]
         return boot
     finally:
+        faults.close()
         _stop_session(root / "rehearsal-log" / "gunicorn.pid")
         imds.shutdown()
         imds.server_close()

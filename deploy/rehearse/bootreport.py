@@ -6,7 +6,7 @@ Also says, in so many words, what of the issue's boot rehearsal is not rehearsed
 from __future__ import annotations
 
 from deploy.local.lab.report import marked
-from deploy.rehearse.boot import Boot
+from deploy.rehearse.boot import FAULTS, Boot
 
 SECTION = "boot"
 
@@ -85,9 +85,32 @@ def render(boot: Boot | None) -> str:
         *[f"- `cfn-signal {call}`" for call in boot.signals],
         *[f"- `amazon-cloudwatch-agent-ctl {call}`" for call in boot.cwagent],
         "",
+        *faulty(boot.variants),
         NOT_YET,
     ]
     return "\n".join(lines)
+
+
+def faulty(variants: list[Boot]) -> list[str]:
+    """Return the lines of the boots under faults: each on a fresh writer, the same user data."""
+    if not variants:
+        return []
+    lines = [
+        "### The same boot under faults",
+        "",
+        "Each on a fresh local writer and temporary root, with the same user data, stand-ins and",
+        "bootstrap as above, and one fault on loopback (deploy/rehearse/faults.py) between the",
+        "instance and AWS or the database. Every check of the table above must pass as well.",
+        "",
+        "| fault | what happens | outcome | s | what the boot did |",
+        "| --- | --- | --- | ---: | --- |",
+    ]
+    for variant in variants:
+        failed = [what for what, passed, _ in variant.checks if not passed]
+        outcome = "healthy" if variant.healthy else "**not healthy**: " + ("; ".join(failed) or "exit status")
+        extra = "; ".join(detail for what, _, detail in variant.checks if "retried" in what) or "-"
+        lines.append(f"| {variant.fault} | {FAULTS[variant.fault]} | {outcome} | {variant.seconds:.0f} | {extra} |")
+    return [*lines, ""]
 
 
 def block(boot: Boot | None) -> str:

@@ -80,6 +80,15 @@ def boot_findings(boot: Boot | None) -> list[Finding]:
                 "Fix: `git update-index --chmod=+x deploy/userdata.sh` (or `exec bash ...` in the user data).",
             )
         )
+    for variant in boot.variants:
+        failed = [f"{what} ({detail})" for what, passed, detail in variant.checks if not passed]
+        if not variant.healthy:
+            found.append(
+                Finding(
+                    f"the boot under the fault {variant.fault}",
+                    f"not healthy (exit {variant.exit_code}): " + ("; ".join(failed) or variant.output_tail[-300:]),
+                )
+            )
     for what, passed, detail in boot.checks:
         if passed or what == "the user data runs as rendered":  # that one is the finding above
             continue

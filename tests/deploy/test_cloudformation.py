@@ -308,8 +308,6 @@ def _statements(application) -> dict[str, dict]:
     document = application["Resources"]["ApplicationPolicy"]["Properties"]["PolicyDocument"]
     found = {}
     for statement in document["Statement"]:
-        if "Fn::If" in statement:
-            statement = statement["Fn::If"][1]
         found[statement["Sid"]] = statement
     return found
 
@@ -321,6 +319,8 @@ def test_the_instance_role_decrypts_and_reads_only_its_own_environment(applicati
     assert context.endswith(":parameter/phoenix/${Environment}/*")
     app_secret = statements["ReadAppSecret"]["Resource"]["Fn::Sub"][0]
     assert app_secret.endswith(":secret:phoenix/${Environment}/app-*")
+    opened = statements["DecryptAppSecret"]["Condition"]["StringLike"]["kms:EncryptionContext:SecretARN"]
+    assert opened["Fn::Sub"][0] == app_secret
     database = statements["ReadDatabaseSecret"]["Resource"]
     assert sorted(import_name(r) for r in database) == [
         "${DatabaseStackName}-AppUserSecretArn",
