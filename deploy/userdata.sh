@@ -121,9 +121,11 @@ fi
     # An ALTER TABLE on a large table may run for minutes: the web processes' 10 s read
     # timeout on the writer (phoenix/dburl.py) is not meant for it.
     # A writer failover during the boot (30-60 s without a writable endpoint) fails a migration
-    # run: it is retried with backoff (each migration is atomic on its own, and the ones already
-    # applied are skipped), up to PHOENIX_MIGRATE_ATTEMPTS times. A lock that another instance
-    # held for the whole --timeout is not retried: that is an operator's call.
+    # run: it is retried with backoff, up to PHOENIX_MIGRATE_ATTEMPTS times; the migrations
+    # already recorded are skipped. MySQL commits each DDL statement, so a failover in the
+    # middle of a migration with several operations can leave it half applied: then every retry
+    # fails the same way, the boot signals failure and the rollout stops for an operator. A lock
+    # that another instance held for the whole --timeout is not retried either.
     attempts="${PHOENIX_MIGRATE_ATTEMPTS:-5}" delay="${PHOENIX_MIGRATE_RETRY_DELAY:-10}"
     for attempt in $(seq 1 "$attempts"); do
         out="$(mktemp)"

@@ -419,6 +419,35 @@ def test_it_propagates_the_office_routes_to_the_private_route_tables_only():
     ]
 
 
+def test_the_vpn_admits_the_office_to_the_app_port_only_with_strong_tunnels():
+    vpn = load("vpn")
+    ingress = resources(vpn, "AWS::EC2::SecurityGroupIngress")
+    assert [
+        (import_name(r["Properties"]["GroupId"]), r["Properties"]["FromPort"], r["Properties"]["CidrIp"])
+        for r in ingress.values()
+    ] == [("${NetworkStackName}-AppSecurityGroup", 8000, {"Ref": "OfficeCidr"})]
+    tunnels = vpn["Resources"]["VpnConnection"]["Properties"]["VpnTunnelOptionsSpecifications"]
+    assert len(tunnels) == 2 and tunnels[0] == tunnels[1]
+    tunnel = tunnels[0]
+    assert tunnel["IKEVersions"] == [{"Value": "ikev2"}]
+    algorithms = str({k: v for k, v in tunnel.items() if "Algorithms" in k})
+    assert "SHA1" not in algorithms and "AES128" not in algorithms
+    assert all(group["Value"] >= 19 for group in tunnel["Phase1DHGroupNumbers"] + tunnel["Phase2DHGroupNumbers"])
+    assert tunnel["DPDTimeoutAction"] == "restart"
+
+
+def test_the_vault_lock_is_compliance_mode_and_restores_are_tested_monthly():
+    backup = load("backup")
+    lock = backup["Resources"]["Vault"]["Properties"]["LockConfiguration"]
+    # ChangeableForDays makes it compliance mode (without it, governance: removable by admins).
+    assert lock["ChangeableForDays"] >= 3 and lock["MinRetentionDays"] >= 7
+    plan = backup["Resources"]["RestoreTestingPlan"]["Properties"]
+    assert plan["RecoveryPointSelection"]["IncludeVaults"] == [{"Fn::GetAtt": ["Vault", "BackupVaultArn"]}]
+    selection = backup["Resources"]["RestoreTestingSelection"]["Properties"]
+    assert selection["ProtectedResourceType"] == "Aurora"
+    assert [import_name(arn) for arn in selection["ProtectedResourceArns"]] == ["${DatabaseStackName}-ClusterArn"]
+
+
 def test_it_alarms_on_5xx_unhealthy_hosts_replica_lag_and_failed_backups():
     metrics = set()
     for layer in LAYERS:
