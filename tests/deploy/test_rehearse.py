@@ -95,6 +95,11 @@ def test_the_first_boot_configures_migrates_serves_and_signals(rehearsed):
     assert checks["every IMDS read carried the session token"]
     assert checks["migrations applied on the writer (over TLS)"]
     assert "start phoenix.service" in boot.systemctl
+    # docs/deploy.md section 3's bootstrap ran first; the instance then runs as phoenix_app and
+    # keeps no trace of the migration user.
+    assert boot.bootstrap and boot.bootstrap[0].startswith("deploy/db_users.py")
+    assert checks["the application logs in as phoenix_app (rows only, no DDL)"]
+    assert checks["the migration user's credentials removed after migrating"]
 
 
 def test_the_bake_stand_in_runs_what_provision_sh_runs():
