@@ -27,17 +27,20 @@ from deploy.rehearse import REPO, bootreport, report
 from deploy.rehearse.boot import FAULTS, Boot, first_boot
 from deploy.rehearse.cloud import rehearse
 from deploy.rehearse.findings import all_findings, boot_findings
+from deploy.rehearse.restore import dr_restore
 from deploy.rehearse.templates import PHASES, PLAN
 
 
 def boots(endpoint: str, log) -> Boot:
-    """Boot one instance as the docs say, then the same boot under each fault of FAULTS."""
+    """Boot one instance as the docs say, then the same boot under each fault of FAULTS, then
+    rehearse the DR restore of the sealed columns."""
     boot = first_boot(endpoint, say=log)
     boot.variants = [first_boot(endpoint, say=log, fault=fault) for fault in FAULTS]
     for variant in boot.variants:
         log(
             f"boot under {variant.fault}: {'healthy' if variant.healthy else 'NOT healthy'} after {variant.seconds:.0f} s"
         )
+    boot.restore = dr_restore(endpoint, say=log)
     return boot
 
 

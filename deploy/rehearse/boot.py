@@ -34,6 +34,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from deploy.local.lab.processes import free_port
 from deploy.local.lab.servers import Cluster, sql
@@ -73,6 +74,7 @@ class Boot:
     bootstrap: list[str] = field(default_factory=list)  # the operator's steps run before the boot
     fault: str = ""  # what went wrong on purpose during this boot (FAULTS), or nothing
     variants: list[Boot] = field(default_factory=list)  # the same boot under each of FAULTS
+    restore: Any = None  # the DR restore rehearsal (deploy/rehearse/restore.py), when it ran
     as_rendered: str = ""  # how the user data fared exactly as rendered, when it needed a workaround
 
     @property

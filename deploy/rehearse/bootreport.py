@@ -30,8 +30,10 @@ NOT_YET = """### Not rehearsed yet
   `GenerateSecretString` would, and a master user on the local writer for RDS's secret.
 - **The ALB in front.** The checks reach gunicorn over loopback, so the rehearsal overwrites the
   stack's `FORWARDED_ALLOW_IPS` parameter (the VPC CIDR) with `127.0.0.1`.
-- **A DR restore** with the replicated secret and the sealed columns read back, and S3: later
-  steps of the issue's item 2."""
+- **The DR restore as AWS does it.** The snapshot is a logical dump of the local writer, not an
+  Aurora cluster snapshot copied by AWS Backup; the DR stacks are created (above), but the
+  restored data is read by the application on loopback, not by an instance booted there. S3
+  (the media bucket's copy to the DR region) is not rehearsed."""
 
 
 def render(boot: Boot | None) -> str:
@@ -86,9 +88,32 @@ def render(boot: Boot | None) -> str:
         *[f"- `amazon-cloudwatch-agent-ctl {call}`" for call in boot.cwagent],
         "",
         *faulty(boot.variants),
+        *restored(boot.restore),
         NOT_YET,
     ]
     return "\n".join(lines)
+
+
+def restored(restore) -> list[str]:
+    """Return the lines of the DR restore rehearsal (deploy/rehearse/restore.py)."""
+    if restore is None:
+        return []
+    verdict = (
+        f"**every sealed value read back**: {restore.opened} of {restore.rows}"
+        if restore.healthy
+        else f"**FAILED**: {restore.opened} of {restore.rows} read back"
+        + (f" ({restore.error})" if restore.error else "")
+    )
+    return [
+        "### The DR restore reads the sealed columns",
+        "",
+        f"{verdict} (subscriber e-mails and webhook secrets), with the key read from the replica in "
+        f"{restore.replica_region}; the same data with a newly generated key (what a restore without the "
+        f"replicated secret would have): {max(restore.wrong_key_opened, 0)} opened.",
+        "",
+        *[f"{n}. {step}" for n, step in enumerate(restore.steps, 1)],
+        "",
+    ]
 
 
 def faulty(variants: list[Boot]) -> list[str]:
