@@ -12,8 +12,12 @@ Where to read from comes from the environment (deploy/userdata.sh writes it to
     AWS_REGION              region of the APIs
     PHOENIX_SSM_PATH        e.g. /phoenix/prod/ : every parameter below it becomes a variable
                             named after its last path component (SecureStrings decrypted)
-    PHOENIX_DB_SECRET_ID    Secrets Manager secret with {"username", "password"} (the RDS-managed
-                            master secret, or an application user's secret)
+    PHOENIX_DB_SECRET_ID    Secrets Manager secret with {"username", "password"} (the
+                            application user's secret of database.yaml)
+    PHOENIX_APP_SECRET_ID   optional Secrets Manager secret holding a JSON object whose keys are
+                            variables (application.yaml's DJANGO_SECRET_KEY and
+                            DJANGO_SECRET_KEY_FALLBACKS, replicated to the DR region); a name
+                            that Parameter Store also defines is refused
     PHOENIX_DB_WRITER_HOST  Aurora cluster endpoint   -> DATABASE_URL
     PHOENIX_DB_READER_HOST  Aurora reader endpoint    -> DATABASE_READER_URL (optional)
     PHOENIX_DB_PORT         default 3306
@@ -21,6 +25,12 @@ Where to read from comes from the environment (deploy/userdata.sh writes it to
     PHOENIX_DB_SSL_CA       CA bundle for TLS to the database (the AMI's RDS bundle), unless
                             Parameter Store names another
     AWS_ENDPOINT_URL        honoured by boto3 (tests point it at a moto server on loopback)
+    PHOENIX_AWS_TIMEOUT     seconds one AWS call may take before it is retried (default 10)
+
+With --retry-for SECONDS, a throttled, failing or silent AWS endpoint is retried with capped
+exponential backoff and jitter until that budget is spent (the first boot gives it minutes, so
+one Parameter Store brown-out does not fail a rollout); refusals (access denied, no such secret)
+and bad input fail at once.
 
 Both files are replaced atomically with mode 0600. The password file holds the database
 password alone; the environment names it in PHOENIX_DB_PASSWORD_FILE, and the MySQL backend
@@ -33,10 +43,12 @@ or not anything changed, 1 with a one-line message when AWS or the input is wron
 import argparse
 import json
 import os
+import random
 import re
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -83,26 +95,67 @@ def database_urls(secret: dict, *, writer: str, reader: str, port: str, name: st
     return urls
 
 
-OVERRIDABLE = ("PHOENIX_DB_WRITER_HOST", "PHOENIX_DB_READER_HOST", "PHOENIX_DB_SECRET_ID", "PHOENIX_DB_NAME")
+OVERRIDABLE = (
+    "PHOENIX_DB_WRITER_HOST",
+    "PHOENIX_DB_READER_HOST",
+    "PHOENIX_DB_SECRET_ID",
+    "PHOENIX_DB_MIGRATE_SECRET_ID",
+    "PHOENIX_DB_NAME",
+)
 
 
-def collect(session, env: dict[str, str]) -> tuple[dict[str, str], str]:
-    """Return the variables for the environment file and the database password."""
-    missing = [
-        key for key in ("PHOENIX_SSM_PATH", "PHOENIX_DB_SECRET_ID", "PHOENIX_DB_WRITER_HOST") if not env.get(key)
-    ]
+def secret_json(secrets, secret_id: str) -> dict:
+    """Return the JSON object held by the SecretString of SECRET_ID."""
+    # AWSCURRENT is AWS's default; named, because moto's server otherwise keeps answering the
+    # version a rotation moved the label away from.
+    response = secrets.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")
+    try:
+        value = json.loads(response["SecretString"])
+    except (KeyError, ValueError):
+        raise ConfigError(f"secret {secret_id} is not a JSON SecretString") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"secret {secret_id} is not a JSON SecretString") from None
+    return value
+
+
+def app_secret_variables(secrets, secret_id: str, configured: dict[str, str]) -> dict[str, str]:
+    """Return {NAME: value} of the application secret, refusing names Parameter Store also sets."""
+    variables = {}
+    for name, value in secret_json(secrets, secret_id).items():
+        if not NAME_RE.match(name) or not isinstance(value, str):
+            raise ConfigError(
+                f"secret {secret_id}: key {name!r} cannot become an environment variable "
+                "(capitals, digits and underscores, string values)"
+            )
+        if name in configured:
+            raise ConfigError(
+                f"{name} is both in Parameter Store and in secret {secret_id}: delete the parameter "
+                "(the secret is the one replicated to the DR region)"
+            )
+        variables[name] = value
+    return variables
+
+
+def collect(
+    session, env: dict[str, str], config=None, user_variable: str = "PHOENIX_DB_SECRET_ID"
+) -> tuple[dict[str, str], str]:
+    """Return the variables for the environment file and the database password (CONFIG: botocore's).
+
+    SECRET_VARIABLE names the variable that holds the database user's secret: the application
+    user's by default, PHOENIX_DB_MIGRATE_SECRET_ID for the migrations at boot.
+    """
+    missing = [key for key in ("PHOENIX_SSM_PATH", user_variable, "PHOENIX_DB_WRITER_HOST") if not env.get(key)]
     if missing:
         raise ConfigError(f"set {', '.join(missing)} (deploy/userdata.sh writes them to /etc/phoenix/source.env)")
-    variables = ssm_variables(session.client("ssm"), env["PHOENIX_SSM_PATH"])
+    variables = ssm_variables(session.client("ssm", config=config), env["PHOENIX_SSM_PATH"])
+    secrets = session.client("secretsmanager", config=config)
+    if env.get("PHOENIX_APP_SECRET_ID"):
+        variables.update(app_secret_variables(secrets, env["PHOENIX_APP_SECRET_ID"], variables))
     # The endpoints and the secret may also live in Parameter Store, where they win over the
     # launch template's values: that is how a cutover moves every instance to a new cluster
     # (docs/cutover.md) while the password keeps coming from the rotating secret.
     env = {**env, **{key: variables.pop(key) for key in OVERRIDABLE if variables.get(key)}}
-    response = session.client("secretsmanager").get_secret_value(SecretId=env["PHOENIX_DB_SECRET_ID"])
-    try:
-        secret = json.loads(response["SecretString"])
-    except (KeyError, ValueError):
-        raise ConfigError(f"secret {env['PHOENIX_DB_SECRET_ID']} is not a JSON SecretString") from None
+    secret = secret_json(secrets, env[user_variable])
     variables.update(
         database_urls(
             secret,
@@ -169,6 +222,54 @@ def write_if_changed(path: Path, content: str, owner: str = "") -> bool:
     return True
 
 
+# Answers that say "try again later" rather than "no".
+RETRYABLE_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "InternalFailure",
+        "InternalServiceError",
+        "ServiceUnavailable",
+    }
+)
+
+
+def retryable(exc: Exception) -> bool:
+    """Return whether EXC is a brown-out (throttled, 5xx, timeout, no connection) worth retrying."""
+    from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return error.get("Code") in RETRYABLE_CODES or status >= 500
+    # Timeouts, refused or reset connections, and credentials the instance profile has not
+    # served yet (early boot) are all BotoCoreErrors; a malformed request is not transient.
+    return isinstance(exc, BotoCoreError) and not isinstance(exc, ParamValidationError)
+
+
+def collect_with_retries(session, env: dict[str, str], budget: float, config=None, **options) -> tuple[dict, str]:
+    """Return collect()'s result, retrying brown-outs with capped exponential backoff for BUDGET seconds."""
+    deadline = time.monotonic() + budget
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return collect(session, env, config, **options)
+        except ConfigError:
+            raise
+        except Exception as exc:
+            # Full jitter (a fleet booting together does not retry in step), at most 30 s apart.
+            delay = random.uniform(0, min(30.0, 2.0**attempt))
+            if not retryable(exc) or time.monotonic() + delay > deadline:
+                raise
+            print(f"phoenix_env: attempt {attempt} failed ({exc}); retrying in {delay:.1f} s", file=sys.stderr)
+            time.sleep(delay)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output", type=Path, default=Path("/etc/phoenix/env"))
@@ -177,15 +278,32 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--owner", default="", help="user that owns the files (the service user)")
     parser.add_argument("--reload", nargs="*", default=[], metavar="UNIT", help="systemd units to reload on change")
+    parser.add_argument(
+        "--db-secret-variable",
+        default="PHOENIX_DB_SECRET_ID",
+        help="variable naming the database user's secret (PHOENIX_DB_MIGRATE_SECRET_ID for migrations)",
+    )
+    parser.add_argument(
+        "--retry-for", type=float, default=0.0, metavar="SECONDS", help="retry throttled or silent AWS for this long"
+    )
     args = parser.parse_args(argv)
     password_file = args.password_file or args.output.with_name("db-password")
 
     import boto3  # imported here so that gunicorn.conf.py can load this module without boto3
+    from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
 
+    # One attempt per call, bounded in time: the retries are ours (collect_with_retries), so
+    # that the whole read has one budget instead of botocore's 60 s read timeout per attempt.
+    seconds = float(os.environ.get("PHOENIX_AWS_TIMEOUT") or 10)
+    config = Config(
+        connect_timeout=seconds, read_timeout=seconds, retries={"mode": "standard", "total_max_attempts": 1}
+    )
     try:
         session = boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None)
-        variables, password = collect(session, dict(os.environ))
+        variables, password = collect_with_retries(
+            session, dict(os.environ), args.retry_for, config, user_variable=args.db_secret_variable
+        )
         variables["PHOENIX_DB_PASSWORD_FILE"] = str(password_file)
         content = render_env_file(variables)
         # The password first: new connections pick it up even before the services reload.

@@ -3,7 +3,10 @@
 # (deploy/cloudformation/application.yaml) exports the variables below and runs this file:
 #
 #   PHOENIX_ENV             environment name; configuration is read from SSM under /phoenix/<env>/
-#   PHOENIX_DB_SECRET_ID    Secrets Manager secret of the database user (the RDS-managed secret)
+#   PHOENIX_DB_SECRET_ID    Secrets Manager secret of the application's database user (phoenix_app)
+#   PHOENIX_DB_MIGRATE_SECRET_ID  the migration user's (phoenix_migrate: DDL), for the migrations
+#                           only; unset, the application's user migrates
+#   PHOENIX_APP_SECRET_ID   Secrets Manager secret of the Django secret key and its fallbacks
 #   PHOENIX_DB_WRITER_HOST  Aurora cluster endpoint       PHOENIX_DB_READER_HOST  reader endpoint
 #   PHOENIX_DB_PORT         (3306)                        PHOENIX_DB_NAME         (phoenix)
 #   PHOENIX_CFN_STACK       stack to signal               PHOENIX_CFN_RESOURCE    the ASG's logical id
@@ -67,6 +70,8 @@ cat >"$etc/source.env" <<EOF
 AWS_REGION=$region
 PHOENIX_SSM_PATH=/phoenix/$PHOENIX_ENV/
 PHOENIX_DB_SECRET_ID=$PHOENIX_DB_SECRET_ID
+PHOENIX_DB_MIGRATE_SECRET_ID=${PHOENIX_DB_MIGRATE_SECRET_ID:-}
+PHOENIX_APP_SECRET_ID=${PHOENIX_APP_SECRET_ID:-}
 PHOENIX_DB_WRITER_HOST=$PHOENIX_DB_WRITER_HOST
 PHOENIX_DB_READER_HOST=${PHOENIX_DB_READER_HOST:-}
 PHOENIX_DB_PORT=${PHOENIX_DB_PORT:-3306}
@@ -78,7 +83,19 @@ set -a
 # shellcheck source=/dev/null
 . "$etc/source.env"
 set +a
-"$python" "$app/deploy/phoenix_env.py" --output "$etc/env" --owner "$service_user"
+# A Parameter Store or Secrets Manager brown-out (throttling, 5xx, a silent endpoint) is retried
+# with capped backoff for up to PHOENIX_CONFIG_RETRY_SECONDS (5 min): a rollout survives it, and
+# a refusal (access denied, no such secret) still fails at once.
+"$python" "$app/deploy/phoenix_env.py" --output "$etc/env" --owner "$service_user" \
+    --retry-for "${PHOENIX_CONFIG_RETRY_SECONDS:-300}"
+# The migrations' own environment: the same, as the migration user. Removed once they ran.
+migrate_env="$etc/env"
+if [ -n "${PHOENIX_DB_MIGRATE_SECRET_ID:-}" ]; then
+    migrate_env="$etc/migrate.env"
+    "$python" "$app/deploy/phoenix_env.py" --output "$migrate_env" --password-file "$etc/migrate-password" \
+        --owner "$service_user" --db-secret-variable PHOENIX_DB_MIGRATE_SECRET_ID \
+        --retry-for "${PHOENIX_CONFIG_RETRY_SECONDS:-300}"
+fi
 
 echo "==> CloudWatch agent"
 sed "s/__PHOENIX_ENV__/$PHOENIX_ENV/g" "$cwagent/etc/phoenix.json.template" >"$cwagent/etc/phoenix.json"
@@ -95,7 +112,7 @@ fi
 (
     set -a
     # shellcheck source=/dev/null
-    . "$etc/env"
+    . "$migrate_env"
     set +a
     cd "$app"
     # Errors only (a site URL customers cannot follow, ...): warnings are for the operator.
@@ -103,9 +120,32 @@ fi
     echo "==> database migrations (under the phoenix-migrate lock)"
     # An ALTER TABLE on a large table may run for minutes: the web processes' 10 s read
     # timeout on the writer (phoenix/dburl.py) is not meant for it.
-    runuser -u "$service_user" -- env PHOENIX_DB_READ_TIMEOUT=3600 PHOENIX_DB_WRITE_TIMEOUT=3600 \
-        "$python" manage.py migrate_locked --timeout 900
+    # A writer failover during the boot (30-60 s without a writable endpoint) fails a migration
+    # run: it is retried with backoff, up to PHOENIX_MIGRATE_ATTEMPTS times; the migrations
+    # already recorded are skipped. MySQL commits each DDL statement, so a failover in the
+    # middle of a migration with several operations can leave it half applied: then every retry
+    # fails the same way, the boot signals failure and the rollout stops for an operator. A lock
+    # that another instance held for the whole --timeout is not retried either.
+    attempts="${PHOENIX_MIGRATE_ATTEMPTS:-5}" delay="${PHOENIX_MIGRATE_RETRY_DELAY:-10}"
+    for attempt in $(seq 1 "$attempts"); do
+        out="$(mktemp)"
+        if runuser -u "$service_user" -- env PHOENIX_DB_READ_TIMEOUT=3600 PHOENIX_DB_WRITE_TIMEOUT=3600 \
+            "$python" manage.py migrate_locked --timeout 900 2>&1 | tee "$out"; then
+            rm -f "$out"
+            break
+        fi
+        if grep -q "Timed out after .* waiting for the migration lock" "$out" || [ "$attempt" -ge "$attempts" ]; then
+            rm -f "$out"
+            echo "userdata: migrations failed (attempt $attempt of $attempts)" >&2
+            false
+        fi
+        rm -f "$out"
+        echo "userdata: migrations failed (attempt $attempt of $attempts); retrying in $delay s" >&2
+        sleep "$delay"
+        delay=$((delay * 2))
+    done
 )
+if [ "$migrate_env" != "$etc/env" ]; then rm -f "$migrate_env" "$etc/migrate-password"; fi
 
 echo "==> services"
 systemctl daemon-reload

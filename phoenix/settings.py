@@ -63,6 +63,10 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production-0123456789"  # noqa: S105
 
+# Keys the secret key was rotated away from, newest first, comma-separated: sessions, signed
+# values and sealed columns (tracking/sealing.py) made under them stay valid (docs/deploy.md).
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS", "")
+
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1")
 
 INSTALLED_APPS = [

@@ -24,10 +24,24 @@ if __package__ in (None, ""):  # run by path: the deploy package sits at the rep
 
 from deploy.local.lab.report import stamped, write_marked
 from deploy.rehearse import REPO, bootreport, report
-from deploy.rehearse.boot import first_boot
+from deploy.rehearse.boot import FAULTS, Boot, first_boot
 from deploy.rehearse.cloud import rehearse
 from deploy.rehearse.findings import all_findings, boot_findings
+from deploy.rehearse.restore import dr_restore
 from deploy.rehearse.templates import PHASES, PLAN
+
+
+def boots(endpoint: str, log) -> Boot:
+    """Boot one instance as the docs say, then the same boot under each fault of FAULTS, then
+    rehearse the DR restore of the sealed columns."""
+    boot = first_boot(endpoint, say=log)
+    boot.variants = [first_boot(endpoint, say=log, fault=fault) for fault in FAULTS]
+    for variant in boot.variants:
+        log(
+            f"boot under {variant.fault}: {'healthy' if variant.healthy else 'NOT healthy'} after {variant.seconds:.0f} s"
+        )
+    boot.restore = dr_restore(endpoint, say=log)
+    return boot
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="phoenix-rehearse-") as scratch:
         moto_log = Path(scratch) / "moto.log"
         try:
-            boot = None if args.no_boot or "primary" not in phases else (lambda endpoint: first_boot(endpoint, say=log))
+            boot = None if args.no_boot or "primary" not in phases else (lambda endpoint: boots(endpoint, log))
             results, booted = rehearse(tuple(step for step in PLAN if step.phase in phases), moto_log, log, boot)
         except Exception:
             sys.stderr.write(moto_log.read_text()[-5000:] if moto_log.exists() else "")

@@ -16,6 +16,7 @@ files collected (the application part of the bake), and whose venv is this check
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import http.server
 import json
@@ -29,14 +30,18 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from deploy.local.lab.processes import free_port
 from deploy.local.lab.servers import Cluster, sql
+from deploy.phoenix_env import read_env_file
 from deploy.rehearse import REPO
 from deploy.rehearse.cloud import client
+from deploy.rehearse.faults import BrownOut, WriterOutage
 
 STAND_INS = Path(__file__).resolve().parent / "bin"
 SITE_HOST = "track.qualitypost.mx"  # docs/deploy.md section 1's DJANGO_ALLOWED_HOSTS
@@ -66,6 +71,10 @@ class Boot:
     output_tail: str = ""
     baked: list[str] = field(default_factory=list)  # provision.sh's manage.py commands, run on the archive
     app_log_tail: str = ""
+    bootstrap: list[str] = field(default_factory=list)  # the operator's steps run before the boot
+    fault: str = ""  # what went wrong on purpose during this boot (FAULTS), or nothing
+    variants: list[Boot] = field(default_factory=list)  # the same boot under each of FAULTS
+    restore: Any = None  # the DR restore rehearsal (deploy/rehearse/restore.py), when it ran
     as_rendered: str = ""  # how the user data fared exactly as rendered, when it needed a workaround
 
     @property
@@ -184,21 +193,75 @@ def lay_out(root: Path) -> dict:
     return paths
 
 
-def configure(endpoint: str, region: str, user_data: str, ssl_ca: str) -> None:
-    """Put docs/deploy.md section 1's parameters in moto's SSM, and the database secret RDS would make."""
+def _put_secret(manager, name: str, value: dict) -> None:
+    """Create secret NAME holding VALUE, or give it VALUE as its new version (a later boot)."""
+    try:
+        manager.create_secret(Name=name, SecretString=json.dumps(value))
+    except manager.exceptions.ResourceExistsException:
+        manager.put_secret_value(SecretId=name, SecretString=json.dumps(value))
+
+
+def configure(endpoint: str, region: str, user_data: str, cluster: Cluster) -> list[str]:
+    """Put docs/deploy.md section 1's parameters in moto's SSM and run section 3's bootstrap of
+    the database users (deploy/db_users.py) on the local writer; return what stood in for AWS."""
     environment = exported(user_data, "PHOENIX_ENV")
     ssm = client(endpoint, "ssm", region)
     for name, value, kind in (
-        ("DJANGO_SECRET_KEY", secrets.token_urlsafe(64), "SecureString"),
         ("DJANGO_ALLOWED_HOSTS", SITE_HOST, "String"),
-        ("PHOENIX_DB_SSL_CA", ssl_ca, "String"),  # the local CA, where the docs name Amazon Linux's bundle
+        ("PHOENIX_DB_SSL_CA", cluster.env["PHOENIX_DB_SSL_CA"], "String"),  # the local CA, not the RDS bundle
+        # The checks come through loopback, where the ALB's VPC addresses would be.
+        ("FORWARDED_ALLOW_IPS", "127.0.0.1", "String"),
     ):
         ssm.put_parameter(Name=f"/phoenix/{environment}/{name}", Value=value, Type=kind, Overwrite=True)
-    # The stack names the secret by a partial ARN (the shim's); moto resolves it to this name.
-    secret = exported(user_data, "PHOENIX_DB_SECRET_ID").rsplit(":secret:", 1)[-1]
-    client(endpoint, "secretsmanager", region).create_secret(
-        Name=secret, SecretString=json.dumps({"username": "phoenix", "password": "phoenix-local"})
+    # The stacks' secrets are shimmed (moto's CloudFormation has no model for them): made here
+    # as their GenerateSecretString would, under the names the user data carries.
+    manager = client(endpoint, "secretsmanager", region)
+    for variable, value in (
+        ("PHOENIX_DB_SECRET_ID", {"username": "phoenix_app", "password": secrets.token_urlsafe(30)}),
+        ("PHOENIX_DB_MIGRATE_SECRET_ID", {"username": "phoenix_migrate", "password": secrets.token_urlsafe(30)}),
+        ("PHOENIX_APP_SECRET_ID", {"DJANGO_SECRET_KEY": secrets.token_urlsafe(48), "DJANGO_SECRET_KEY_FALLBACKS": ""}),
+    ):
+        _put_secret(manager, exported(user_data, variable).rsplit(":secret:", 1)[-1], value)
+    # RDS's master secret (the cluster is shimmed): a master user on the local writer, and its
+    # secret under the ARN the database stack exports.
+    outputs = client(endpoint, "cloudformation", region).describe_stacks(StackName="phoenix-database")
+    master_arn = next(o["OutputValue"] for o in outputs["Stacks"][0]["Outputs"] if o["OutputKey"] == "SecretArn")
+    master_password = secrets.token_urlsafe(24)
+    sql(
+        cluster.writer_socket,
+        f"CREATE USER 'phoenix_admin'@'%' IDENTIFIED BY '{master_password}' REQUIRE SSL; "
+        "GRANT ALL PRIVILEGES ON *.* TO 'phoenix_admin'@'%' WITH GRANT OPTION",
     )
+    _put_secret(
+        manager, master_arn.rsplit(":secret:", 1)[-1], {"username": "phoenix_admin", "password": master_password}
+    )
+    bootstrap = [
+        "deploy/db_users.py",
+        "--writer",
+        "127.0.0.1",
+        "--port",
+        cluster.env["PHOENIX_WRITER_PORT"],
+        "--ssl-ca",
+        cluster.env["PHOENIX_DB_SSL_CA"],
+        "--master-secret",
+        master_arn,
+        "--app-secret",
+        exported(user_data, "PHOENIX_DB_SECRET_ID"),
+        "--migrate-secret",
+        exported(user_data, "PHOENIX_DB_MIGRATE_SECRET_ID"),
+    ]
+    aws_env = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    result = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "python"), *bootstrap],
+        cwd=REPO,
+        env={**os.environ, **aws_env, "AWS_REGION": region},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if result.returncode:
+        raise RuntimeError(f"the database users' bootstrap failed: {result.stderr.strip()}")
+    return [" ".join(bootstrap[:1] + ["--writer <the local writer>"] + bootstrap[5:6] + ["<its CA>"] + bootstrap[7:])]
 
 
 def _stop_session(pid_file: Path) -> None:
@@ -230,9 +293,26 @@ def _get(url: str, **headers: str) -> tuple[int, str]:
         return 0, str(error)
 
 
-def first_boot(endpoint: str, region: str = "us-east-1", stack: str = "phoenix-application", say=print) -> Boot:
-    """Boot one instance of STACK (already created on moto at ENDPOINT) in a temporary root; return what happened."""
-    boot = Boot()
+# The faults a boot can be rehearsed under (FAULTS[name] describes it for the report).
+FAULTS = {
+    "slow-config": (
+        "Parameter Store browns out: its first call hangs 15 s (past the 10 s per-call timeout), "
+        "the second is throttled (ThrottlingException), the third answers 503; the rest pass"
+    ),
+    "failover": (
+        "the writer endpoint refuses every connection for 25 s from the boot's first one (the "
+        "migrations), as during an Aurora failover, then answers again"
+    ),
+}
+
+
+def first_boot(
+    endpoint: str, region: str = "us-east-1", stack: str = "phoenix-application", say=print, fault: str = ""
+) -> Boot:
+    """Boot one instance of STACK (already created on moto at ENDPOINT) in a temporary root,
+    under FAULT (one of FAULTS, or none); return what happened."""
+    boot = Boot(fault=fault)
+    faults = contextlib.ExitStack()
     user_data, instance_id = rendered_user_data(endpoint, region, stack)
     boot.user_data = user_data
     imds = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Imds)
@@ -245,12 +325,17 @@ def first_boot(endpoint: str, region: str = "us-east-1", stack: str = "phoenix-a
         cluster = Cluster("phoenix-rehearse-db-", PHOENIX_CLUSTER_TLS="1")
         boot.baked = paths["baked"]
         writer_port = cluster.env["PHOENIX_WRITER_PORT"]
-        configure(endpoint, region, user_data, cluster.env["PHOENIX_DB_SSL_CA"])
+        boot.bootstrap = configure(endpoint, region, user_data, cluster)
+        brown_out = outage = None
+        if fault == "slow-config":
+            brown_out = faults.enter_context(BrownOut(endpoint, ("hang", "throttle", "unavailable"), 15.0))
+        elif fault == "failover":
+            outage = faults.enter_context(WriterOutage(int(writer_port), 25.0))
         script = user_data
         for name, value in (
             ("PHOENIX_DB_WRITER_HOST", "127.0.0.1"),
             ("PHOENIX_DB_READER_HOST", "127.0.0.1"),
-            ("PHOENIX_DB_PORT", writer_port),
+            ("PHOENIX_DB_PORT", str(outage.port) if outage else writer_port),
         ):
             script = script.replace(f"export {name}='{exported(user_data, name)}'", f"export {name}='{value}'")
             shown = "the local writer's port" if name == "PHOENIX_DB_PORT" else f"`{value}`"
@@ -266,7 +351,7 @@ def first_boot(endpoint: str, region: str = "us-east-1", stack: str = "phoenix-a
         env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
         env.update(
             {
-                "AWS_ENDPOINT_URL": endpoint,
+                "AWS_ENDPOINT_URL": brown_out.url if brown_out else endpoint,
                 "AWS_ACCESS_KEY_ID": "testing",
                 "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_EC2_METADATA_DISABLED": "true",  # boto3's own look-ups; the script reads the fake IMDS
@@ -286,7 +371,7 @@ def first_boot(endpoint: str, region: str = "us-east-1", stack: str = "phoenix-a
                 "FORWARDED_ALLOW_IPS": "127.0.0.1",  # the ALB's place: the checks below come through loopback
             }
         )
-        say(f"booting {instance_id} from the user data of {stack} ({region})")
+        say(f"booting {instance_id} from the user data of {stack} ({region})" + (f" under {fault}" if fault else ""))
         started = time.monotonic()
         result = subprocess.run(["bash", str(root / "user-data")], env=env, capture_output=True, text=True, timeout=600)
         if result.returncode == 126 and "Permission denied" in result.stderr:
@@ -304,7 +389,8 @@ def first_boot(endpoint: str, region: str = "us-east-1", stack: str = "phoenix-a
             )
         boot.seconds = time.monotonic() - started
         boot.exit_code = result.returncode
-        boot.output_tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
+        output = result.stdout + result.stderr
+        boot.output_tail = "\n".join(output.splitlines()[-15:])
 
         def lines(name: str) -> list[str]:
             path = paths["log"] / name
@@ -333,6 +419,19 @@ def first_boot(endpoint: str, region: str = "us-east-1", stack: str = "phoenix-a
         )
         mode = stat.S_IMODE((paths["etc"] / "env").stat().st_mode) if (paths["etc"] / "env").exists() else None
         check(("/etc/phoenix/env written with mode 0600", mode == 0o600, oct(mode) if mode is not None else "missing"))
+        written = read_env_file(paths["etc"] / "env") if (paths["etc"] / "env").exists() else {}
+        user = urllib.parse.urlparse(written.get("DATABASE_URL", "")).username or "none"
+        check(("the application logs in as phoenix_app (rows only, no DDL)", user == "phoenix_app", user))
+        leftover = [name for name in ("migrate.env", "migrate-password") if (paths["etc"] / name).exists()]
+        check(("the migration user's credentials removed after migrating", not leftover, ", ".join(leftover)))
+        if brown_out:
+            retries = output.count("phoenix_env: attempt")
+            detail = f"{brown_out.ssm_calls} Parameter Store calls, {retries} retried with backoff"
+            check(("the configuration read retried through the brown-out", retries >= 3, detail))
+        if outage:
+            retries = output.count("userdata: migrations failed")
+            detail = f"{outage.refused} connections refused, {retries} migration runs retried, then it migrated"
+            check(("the migrations retried through the writer's outage", outage.refused > 0 and retries > 0, detail))
         check(("every IMDS read carried the session token", bool(boot.imds) and all(ok for *_, ok in boot.imds), ""))
         boot.app_log_tail = "\n".join(app_log.read_text().splitlines()[-20:]) if app_log.exists() else ""
         tables = "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'phoenix'"
@@ -345,6 +444,7 @@ def first_boot(endpoint: str, region: str = "us-east-1", stack: str = "phoenix-a
         boot.cwagent = [line.replace(str(root), "<root>") for line in boot.cwagent]
         return boot
     finally:
+        faults.close()
         _stop_session(root / "rehearsal-log" / "gunicorn.pid")
         imds.shutdown()
         imds.server_close()

@@ -6,7 +6,7 @@ Also says, in so many words, what of the issue's boot rehearsal is not rehearsed
 from __future__ import annotations
 
 from deploy.local.lab.report import marked
-from deploy.rehearse.boot import Boot
+from deploy.rehearse.boot import FAULTS, Boot
 
 SECTION = "boot"
 
@@ -25,15 +25,15 @@ NOT_YET = """### Not rehearsed yet
   CloudFormation ignores `CreationPolicy` and completes the Auto Scaling group without signals.
 - **The database as AWS has it.** The cluster is shimmed; its endpoints in the user data are
   pointed at a local MariaDB writer that requires TLS (its own CA as `PHOENIX_DB_SSL_CA`), the
-  reader endpoint at the writer too (the user data carries one port for both), and the secret the
-  stack names is created in moto's Secrets Manager with the local application user (RDS's would
-  hold the master user).
-- **The ALB in front.** The checks reach gunicorn over loopback with `FORWARDED_ALLOW_IPS=127.0.0.1`
-  standing for the ALB's addresses; on an instance it is gunicorn.conf.py's default, the VPC CIDR
-  of the docs, which nothing in the stacks passes on (a DR VPC with another CIDR would differ).
-- **A slow Parameter Store, a failover mid-boot, a DR restore** with the replicated secret and
-  the sealed columns read back, and S3 (the media bucket is not in these templates yet): later
-  steps of the issue's item 2."""
+  reader endpoint at the writer too (the user data carries one port for both). The stacks'
+  secrets are shimmed too: the rehearsal makes them in moto's Secrets Manager as their
+  `GenerateSecretString` would, and a master user on the local writer for RDS's secret.
+- **The ALB in front.** The checks reach gunicorn over loopback, so the rehearsal overwrites the
+  stack's `FORWARDED_ALLOW_IPS` parameter (the VPC CIDR) with `127.0.0.1`.
+- **The DR restore as AWS does it.** The snapshot is a logical dump of the local writer, not an
+  Aurora cluster snapshot copied by AWS Backup; the DR stacks are created (above), but the
+  restored data is read by the application on loopback, not by an instance booted there. S3
+  (the media bucket's copy to the DR region) is not rehearsed."""
 
 
 def render(boot: Boot | None) -> str:
@@ -69,6 +69,9 @@ def render(boot: Boot | None) -> str:
     if boot.as_rendered:
         lines += [f"As rendered, it failed at once: `{boot.as_rendered}` (see the findings).", ""]
     lines += [
+        "Run before the boot, as docs/deploy.md section 3 says (the database users' bootstrap, as the",
+        "master user over TLS): " + (", ".join(f"`{command}`" for command in boot.bootstrap) or "nothing") + ".",
+        "",
         "Bake steps run on the archive: " + (", ".join(f"`{command}`" for command in boot.baked) or "none") + ".",
         "",
         "| check | result | detail |",
@@ -84,9 +87,55 @@ def render(boot: Boot | None) -> str:
         *[f"- `cfn-signal {call}`" for call in boot.signals],
         *[f"- `amazon-cloudwatch-agent-ctl {call}`" for call in boot.cwagent],
         "",
+        *faulty(boot.variants),
+        *restored(boot.restore),
         NOT_YET,
     ]
     return "\n".join(lines)
+
+
+def restored(restore) -> list[str]:
+    """Return the lines of the DR restore rehearsal (deploy/rehearse/restore.py)."""
+    if restore is None:
+        return []
+    verdict = (
+        f"**every sealed value read back**: {restore.opened} of {restore.rows}"
+        if restore.healthy
+        else f"**FAILED**: {restore.opened} of {restore.rows} read back"
+        + (f" ({restore.error})" if restore.error else "")
+    )
+    return [
+        "### The DR restore reads the sealed columns",
+        "",
+        f"{verdict} (subscriber e-mails and webhook secrets), with the key read from the replica in "
+        f"{restore.replica_region}; the same data with a newly generated key (what a restore without the "
+        f"replicated secret would have): {max(restore.wrong_key_opened, 0)} opened.",
+        "",
+        *[f"{n}. {step}" for n, step in enumerate(restore.steps, 1)],
+        "",
+    ]
+
+
+def faulty(variants: list[Boot]) -> list[str]:
+    """Return the lines of the boots under faults: each on a fresh writer, the same user data."""
+    if not variants:
+        return []
+    lines = [
+        "### The same boot under faults",
+        "",
+        "Each on a fresh local writer and temporary root, with the same user data, stand-ins and",
+        "bootstrap as above, and one fault on loopback (deploy/rehearse/faults.py) between the",
+        "instance and AWS or the database. Every check of the table above must pass as well.",
+        "",
+        "| fault | what happens | outcome | s | what the boot did |",
+        "| --- | --- | --- | ---: | --- |",
+    ]
+    for variant in variants:
+        failed = [what for what, passed, _ in variant.checks if not passed]
+        outcome = "healthy" if variant.healthy else "**not healthy**: " + ("; ".join(failed) or "exit status")
+        extra = "; ".join(detail for what, _, detail in variant.checks if "retried" in what) or "-"
+        lines.append(f"| {variant.fault} | {FAULTS[variant.fault]} | {outcome} | {variant.seconds:.0f} | {extra} |")
+    return [*lines, ""]
 
 
 def block(boot: Boot | None) -> str:

@@ -80,6 +80,24 @@ def boot_findings(boot: Boot | None) -> list[Finding]:
                 "Fix: `git update-index --chmod=+x deploy/userdata.sh` (or `exec bash ...` in the user data).",
             )
         )
+    if boot.restore is not None and not boot.restore.healthy:
+        restore = boot.restore
+        found.append(
+            Finding(
+                "the DR restore (docs/deploy.md section 9)",
+                f"{restore.opened} of {restore.rows} sealed values read back with the replicated key, "
+                f"{restore.wrong_key_opened} with a new key" + (f": {restore.error}" if restore.error else ""),
+            )
+        )
+    for variant in boot.variants:
+        failed = [f"{what} ({detail})" for what, passed, detail in variant.checks if not passed]
+        if not variant.healthy:
+            found.append(
+                Finding(
+                    f"the boot under the fault {variant.fault}",
+                    f"not healthy (exit {variant.exit_code}): " + ("; ".join(failed) or variant.output_tail[-300:]),
+                )
+            )
     for what, passed, detail in boot.checks:
         if passed or what == "the user data runs as rendered":  # that one is the finding above
             continue

@@ -26,6 +26,7 @@ PRIMARY, DR = "us-east-1", "us-west-2"
 CERTIFICATE = "<a certificate of the region>"
 SOURCE_SECURITY_GROUP = "<the source cluster's security group>"
 SITE_URL = "https://track.qualitypost.mx"
+ADMIN = {"AdminCidrs": "203.0.113.10/32"}  # the office's public address (docs/deploy.md section 3)
 # A recovery point copied into the DR vault: for Aurora, a cluster snapshot ARN of the DR region.
 SNAPSHOT = "arn:aws:rds:us-west-2:123456789012:cluster-snapshot:awsbackup:job-rehearsal"
 
@@ -55,7 +56,7 @@ PLAN: tuple[Step, ...] = (
         "phoenix-application",
         "application",
         PRIMARY,
-        {"AmiId": "ami-0123456789abcdef0", "CertificateArn": CERTIFICATE, "SiteUrl": SITE_URL},
+        {"AmiId": "ami-0123456789abcdef0", "CertificateArn": CERTIFICATE, "SiteUrl": SITE_URL} | ADMIN,
     ),
     Step("phoenix-backup", "backup", DR, {"Mode": "dr-vault"}),
     Step("phoenix-backup", "backup", PRIMARY, {"Mode": "primary", "DrRegion": DR}),
@@ -76,6 +77,7 @@ PLAN: tuple[Step, ...] = (
         "application",
         DR,
         {"AmiId": "ami-0123456789abcdef0", "CertificateArn": CERTIFICATE, "SiteUrl": SITE_URL}
+        | ADMIN
         | {"ElbAccountId": "797873946194"},
         "dr",
         "docs/deploy.md §9",

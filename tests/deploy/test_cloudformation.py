@@ -134,8 +134,28 @@ def test_it_opens_the_bastion_only_to_the_office_and_only_when_asked():
     assert group["Condition"] == "WithBastion"
     ingress = group["Properties"]["SecurityGroupIngress"]
     assert [(r["FromPort"], r["CidrIp"]) for r in ingress] == [(22, {"Ref": "OfficeCidr"})]
-    for name in ("Bastion", "BastionLaunchTemplate", "DatabaseFromBastionIngress"):
+    for name in ("Bastion", "BastionLaunchTemplate", "DatabaseFromBastionIngress", "BastionRole"):
         assert access["Resources"][name]["Condition"] == "WithBastion"
+
+
+def test_the_bastion_has_a_role_of_its_own_without_the_applications_grants():
+    access = load("access")
+    template = access["Resources"]["BastionLaunchTemplate"]["Properties"]["LaunchTemplateData"]
+    assert template["IamInstanceProfile"] == {"Arn": {"Fn::GetAtt": ["BastionInstanceProfile", "Arn"]}}
+    assert access["Resources"]["BastionInstanceProfile"]["Properties"]["Roles"] == [{"Ref": "BastionRole"}]
+    # application.yaml adds its grants (configuration, secrets, media) to the instance role only.
+    policy = load("application")["Resources"]["ApplicationPolicy"]["Properties"]
+    assert [import_name(role) for role in policy["Roles"]] == ["${AccessStackName}-InstanceRoleName"]
+    role = access["Resources"]["BastionRole"]["Properties"]
+    assert [arn["Fn::Sub"] for arn in role["ManagedPolicyArns"]] == [
+        "arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"
+    ]
+    actions = {a for p in role["Policies"] for st in p["PolicyDocument"]["Statement"] for a in _list(st["Action"])}
+    assert not any(action.startswith(("secretsmanager:", "ssm:", "s3:")) for action in actions)
+
+
+def _list(value):
+    return value if isinstance(value, list) else [value]
 
 
 def test_it_places_the_writer_and_the_reader_in_different_zones(database):
@@ -197,10 +217,134 @@ def test_it_attaches_the_waf_web_acl_to_the_load_balancer(application):
         "AWSManagedRulesKnownBadInputsRuleSet",
         "AWSManagedRulesSQLiRuleSet",
         "AWSManagedRulesAmazonIpReputationList",
+        "AWSManagedRulesBotControlRuleSet",
     }
-    rate_rules = [r for r in acl["Rules"] if "RateBasedStatement" in r["Statement"]]
-    assert len(rate_rules) == 1 and rate_rules[0]["Action"] == {"Block": {}}
     assert len({r["Priority"] for r in acl["Rules"]}) == len(acl["Rules"])
+
+
+def _waf_rules(application) -> dict[str, dict]:
+    return {rule["Name"]: rule for rule in application["Resources"]["WebAcl"]["Properties"]["Rules"]}
+
+
+def _starts_with(statement: dict) -> str:
+    match = statement["ByteMatchStatement"]
+    assert match["FieldToMatch"] == {"UriPath": {}} and match["PositionalConstraint"] == "STARTS_WITH"
+    return match["SearchString"]
+
+
+def test_waf_blocks_admin_outside_the_office_ranges(application):
+    rule = _waf_rules(application)["AdminOnlyFromTheOffice"]
+    assert rule["Action"] == {"Block": {}}
+    path, outside = rule["Statement"]["AndStatement"]["Statements"]
+    assert _starts_with(path) == "/admin/"
+    assert outside["NotStatement"]["Statement"]["IPSetReferenceStatement"]["Arn"] == {
+        "Fn::GetAtt": ["AdminIpSet", "Arn"]
+    }
+    ip_set = application["Resources"]["AdminIpSet"]["Properties"]
+    # No ranges given: nobody reaches /admin/ (secure by default), never "everybody".
+    assert ip_set["Addresses"] == {"Fn::If": ["HasAdminCidrs", {"Ref": "AdminCidrs"}, []]}
+    assert rule["Priority"] < min(
+        r["Priority"] for n, r in _waf_rules(application).items() if n.startswith("RateLimit")
+    )
+
+
+def test_waf_rate_limits_per_address_and_tighter_on_lookups_api_and_admin_login(application):
+    rules = _waf_rules(application)
+    limits = {}
+    for rule in rules.values():
+        statement = rule["Statement"].get("RateBasedStatement")
+        if statement:
+            assert rule["Action"] == {"Block": {}} and statement["AggregateKeyType"] == "IP"
+            scope = statement.get("ScopeDownStatement")
+            limits[_starts_with(scope) if scope else "*"] = statement["Limit"]["Ref"]
+    assert set(limits) == {"*", "/track/", "/api/", "/admin/login/"}
+    defaults = {path: application["Parameters"][name]["Default"] for path, name in limits.items()}
+    assert all(defaults[path] < defaults["*"] for path in ("/track/", "/api/", "/admin/login/"))
+
+
+def test_waf_counts_bot_control_on_the_lookups_only_and_caps_public_bodies(application):
+    rules = _waf_rules(application)
+    bots = rules["AWSManagedRulesBotControlRuleSet"]
+    assert bots["OverrideAction"] == {"Count": {}}  # counting first
+    group = bots["Statement"]["ManagedRuleGroupStatement"]
+    assert _starts_with(group["ScopeDownStatement"]) == "/track/"
+    assert group["ManagedRuleGroupConfigs"] == [{"AWSManagedRulesBotControlRuleSet": {"InspectionLevel": "COMMON"}}]
+    size, *exempt = rules["PublicBodyAtMost8KB"]["Statement"]["AndStatement"]["Statements"]
+    constraint = size["SizeConstraintStatement"]
+    # ALB gives WAF the first 8 KB of a body: a bigger one matches (OversizeHandling) and is blocked.
+    assert constraint["FieldToMatch"] == {"Body": {"OversizeHandling": "MATCH"}}
+    assert (constraint["ComparisonOperator"], constraint["Size"]) == ("GT", 8192)
+    assert sorted(_starts_with(e["NotStatement"]["Statement"]) for e in exempt) == ["/admin/", "/api/"]
+
+
+def test_waf_logs_redact_credentials_and_the_query_string(application):
+    redacted = application["Resources"]["WafLogging"]["Properties"]["RedactedFields"]
+    assert {"QueryString": {}} in redacted  # postal codes unlock private details
+    assert {"SingleHeader": {"Name": "authorization"}} in redacted
+    assert {"SingleHeader": {"Name": "cookie"}} in redacted
+
+
+def test_the_secret_key_lives_in_a_secret_replicated_to_the_dr_region_and_rotates(application):
+    secret = application["Resources"]["AppSecret"]
+    assert secret["Condition"] == "IsPrimary"
+    assert secret["DeletionPolicy"] == "Retain"
+    assert secret["Properties"]["ReplicaRegions"] == [{"Region": {"Ref": "DrRegion"}}]
+    assert secret["Properties"]["KmsKeyId"] == {"Ref": "ConfigKey"}
+    assert application["Conditions"]["IsPrimary"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "AWS::Region"}, {"Ref": "DrRegion"}]}]
+    }
+    rotation = application["Resources"]["SecretKeyRotation"]["Properties"]
+    assert rotation["SecretId"] == {"Ref": "AppSecret"}
+    assert rotation["RotationLambdaARN"] == {"Fn::GetAtt": ["SecretKeyRotationFunction", "Arn"]}
+    # The instances read it by name in the DR region, where the primary's stack made the replica.
+    user_data = application["Resources"]["LaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"]
+    values = user_data["Fn::Base64"]["Fn::Sub"][1]
+    assert "export PHOENIX_APP_SECRET_ID='${AppSecretId}'" in user_data["Fn::Base64"]["Fn::Sub"][0]
+    assert values["AppSecretId"]["Fn::If"][0] == "IsPrimary"
+    assert values["AppSecretId"]["Fn::If"][1] == {"Ref": "AppSecret"}
+
+
+def _statements(application) -> dict[str, dict]:
+    document = application["Resources"]["ApplicationPolicy"]["Properties"]["PolicyDocument"]
+    found = {}
+    for statement in document["Statement"]:
+        found[statement["Sid"]] = statement
+    return found
+
+
+def test_the_instance_role_decrypts_and_reads_only_its_own_environment(application):
+    statements = _statements(application)
+    decrypt = statements["DecryptConfiguration"]
+    context = decrypt["Condition"]["StringLike"]["kms:EncryptionContext:PARAMETER_ARN"]["Fn::Sub"][0]
+    assert context.endswith(":parameter/phoenix/${Environment}/*")
+    app_secret = statements["ReadAppSecret"]["Resource"]["Fn::Sub"][0]
+    assert app_secret.endswith(":secret:phoenix/${Environment}/app-*")
+    opened = statements["DecryptAppSecret"]["Condition"]["StringLike"]["kms:EncryptionContext:SecretARN"]
+    assert opened["Fn::Sub"][0] == app_secret
+    database = statements["ReadDatabaseSecret"]["Resource"]
+    assert sorted(import_name(r) for r in database) == [
+        "${DatabaseStackName}-AppUserSecretArn",
+        "${DatabaseStackName}-MigrateUserSecretArn",
+    ]
+    everything = str(application["Resources"]["ApplicationPolicy"])
+    assert "-SecretArn" not in everything.replace("UserSecretArn", ""), "no master secret for the instances"
+
+
+def test_the_database_users_have_their_own_secrets(database):
+    for name, user in (("AppUserSecret", "phoenix_app"), ("MigrateUserSecret", "phoenix_migrate")):
+        props = database["Resources"][name]["Properties"]
+        assert props["KmsKeyId"] == {"Ref": "DatabaseKey"}
+        assert props["GenerateSecretString"]["SecretStringTemplate"] == f'{{"username": "{user}"}}'
+        assert props["GenerateSecretString"]["GenerateStringKey"] == "password"
+    outputs = database["Outputs"]
+    assert outputs["AppUserSecretArn"]["Value"] == {"Ref": "AppUserSecret"}
+    assert outputs["MigrateUserSecretArn"]["Value"] == {"Ref": "MigrateUserSecret"}
+
+
+def test_gunicorn_trusts_forwarded_headers_from_this_regions_vpc_only(application):
+    parameter = application["Resources"]["ForwardedAllowIpsParameter"]["Properties"]
+    assert parameter["Name"]["Fn::Sub"][0] == "/phoenix/${Environment}/FORWARDED_ALLOW_IPS"
+    assert import_name(parameter["Value"]) == "${NetworkStackName}-VpcCidr"
 
 
 def test_it_serves_https_and_redirects_http(application):
@@ -275,6 +419,35 @@ def test_it_propagates_the_office_routes_to_the_private_route_tables_only():
     ]
 
 
+def test_the_vpn_admits_the_office_to_the_app_port_only_with_strong_tunnels():
+    vpn = load("vpn")
+    ingress = resources(vpn, "AWS::EC2::SecurityGroupIngress")
+    assert [
+        (import_name(r["Properties"]["GroupId"]), r["Properties"]["FromPort"], r["Properties"]["CidrIp"])
+        for r in ingress.values()
+    ] == [("${NetworkStackName}-AppSecurityGroup", 8000, {"Ref": "OfficeCidr"})]
+    tunnels = vpn["Resources"]["VpnConnection"]["Properties"]["VpnTunnelOptionsSpecifications"]
+    assert len(tunnels) == 2 and tunnels[0] == tunnels[1]
+    tunnel = tunnels[0]
+    assert tunnel["IKEVersions"] == [{"Value": "ikev2"}]
+    algorithms = str({k: v for k, v in tunnel.items() if "Algorithms" in k})
+    assert "SHA1" not in algorithms and "AES128" not in algorithms
+    assert all(group["Value"] >= 19 for group in tunnel["Phase1DHGroupNumbers"] + tunnel["Phase2DHGroupNumbers"])
+    assert tunnel["DPDTimeoutAction"] == "restart"
+
+
+def test_the_vault_lock_is_compliance_mode_and_restores_are_tested_monthly():
+    backup = load("backup")
+    lock = backup["Resources"]["Vault"]["Properties"]["LockConfiguration"]
+    # ChangeableForDays makes it compliance mode (without it, governance: removable by admins).
+    assert lock["ChangeableForDays"] >= 3 and lock["MinRetentionDays"] >= 7
+    plan = backup["Resources"]["RestoreTestingPlan"]["Properties"]
+    assert plan["RecoveryPointSelection"]["IncludeVaults"] == [{"Fn::GetAtt": ["Vault", "BackupVaultArn"]}]
+    selection = backup["Resources"]["RestoreTestingSelection"]["Properties"]
+    assert selection["ProtectedResourceType"] == "Aurora"
+    assert [import_name(arn) for arn in selection["ProtectedResourceArns"]] == ["${DatabaseStackName}-ClusterArn"]
+
+
 def test_it_alarms_on_5xx_unhealthy_hosts_replica_lag_and_failed_backups():
     metrics = set()
     for layer in LAYERS:
@@ -287,7 +460,30 @@ def test_it_alarms_on_5xx_unhealthy_hosts_replica_lag_and_failed_backups():
         "UnHealthyHostCount",
         "AuroraReplicaLagMaximum",
         "NumberOfBackupJobsFailed",
+        "TargetResponseTime",
+        "HealthyHostCount",
+        "GroupInServiceInstances",
+        "FreeableMemory",
+        "DatabaseConnections",
+        "CPUUtilization",
     } <= metrics
+
+
+def test_database_events_and_scaling_failures_reach_the_alarm_topic(database, application, network):
+    subscriptions = resources(database, "AWS::RDS::EventSubscription")
+    assert {s["Properties"]["SourceType"] for s in subscriptions.values()} == {"db-cluster", "db-instance"}
+    for subscription in subscriptions.values():
+        assert import_name(subscription["Properties"]["SnsTopicArn"]) == "${NetworkStackName}-AlarmTopicArn"
+        assert "failover" in subscription["Properties"]["EventCategories"]
+    rule = application["Resources"]["ScalingFailuresRule"]["Properties"]
+    assert "EC2 Instance Launch Unsuccessful" in rule["EventPattern"]["detail-type"]
+    assert [import_name(t["Arn"]) for t in rule["Targets"]] == ["${NetworkStackName}-AlarmTopicArn"]
+    # The topic (and its key) must let RDS and EventBridge publish.
+    publishers = str(network["Resources"]["AlarmTopicPolicy"]) + str(network["Resources"]["AlarmTopicKey"])
+    assert publishers.count("events.rds.amazonaws.com") == 2 and "events.amazonaws.com" in publishers
+    body = application["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][0]
+    for metric in ("HTTPCode_Target_5XX_Count", "TargetResponseTime", "HealthyHostCount", "FreeableMemory"):
+        assert metric in body
 
 
 def test_it_imports_only_what_the_earlier_layers_export():

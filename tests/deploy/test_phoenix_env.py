@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from deploy.rehearse.faults import BrownOut
 from phoenix.dburl import database_config
 from tests.deploy.conftest import REPO
 
@@ -226,3 +227,85 @@ def test_the_amis_defaults_fill_in_what_parameter_store_does_not_name(
     aws.client("ssm").put_parameter(Name="/phoenix/prod/PHOENIX_DB_SSL_CA", Value="/etc/other-ca.pem", Type="String")
     assert _run(env, output).returncode == 0
     assert phoenix_env.read_env_file(output)["PHOENIX_DB_SSL_CA"] == "/etc/other-ca.pem"  # Parameter Store wins
+
+
+def test_the_application_secret_supplies_the_secret_key_and_its_fallbacks(aws, moto_endpoint, subprocess_env, tmp_path):
+    """application.yaml's secret (replicated to the DR region) holds the key, not Parameter Store."""
+    ssm, secrets = aws.client("ssm"), aws.client("secretsmanager")
+    ssm.put_parameter(Name="/phoenix/prod/DJANGO_ALLOWED_HOSTS", Value="track.example.com", Type="String")
+    database = secrets.create_secret(Name="db", SecretString=json.dumps({"username": "u", "password": "p"}))
+    secrets.create_secret(
+        Name="phoenix/prod/app",
+        SecretString=json.dumps({"DJANGO_SECRET_KEY": AWKWARD, "DJANGO_SECRET_KEY_FALLBACKS": "old2,old1"}),
+    )
+    env = {**_source_env(moto_endpoint, subprocess_env, database["ARN"]), "PHOENIX_APP_SECRET_ID": "phoenix/prod/app"}
+    output = tmp_path / "env"
+
+    result = _run(env, output)
+
+    assert result.returncode == 0, result.stderr
+    variables = phoenix_env.read_env_file(output)
+    assert variables["DJANGO_SECRET_KEY"] == AWKWARD
+    assert variables["DJANGO_SECRET_KEY_FALLBACKS"] == "old2,old1"
+    assert _bash_view(output, ["DJANGO_SECRET_KEY"]) == {"DJANGO_SECRET_KEY": AWKWARD}
+
+    # Two sources for one setting is a mistake to fix, not to guess at.
+    ssm.put_parameter(Name="/phoenix/prod/DJANGO_SECRET_KEY", Value="x" * 60, Type="SecureString")
+    again = _run(env, tmp_path / "other")
+    assert again.returncode == 1
+    assert "DJANGO_SECRET_KEY is both in Parameter Store and in secret phoenix/prod/app" in again.stderr
+    assert "Traceback" not in again.stderr
+    assert not (tmp_path / "other").exists()
+
+
+@pytest.fixture
+def brown_out(moto_endpoint):
+    """Parameter Store having a bad minute in front of moto: the first SSM call hangs past the
+    client's 1 s timeout, the second is throttled, the rest reach moto."""
+    with BrownOut(moto_endpoint["AWS_ENDPOINT_URL"], ("hang", "throttle"), hang_seconds=3.0) as server:
+        yield server
+
+
+def test_a_slow_and_throttled_parameter_store_is_retried_within_the_budget(
+    configured, brown_out, moto_endpoint, subprocess_env, tmp_path
+):
+    env = {
+        **_source_env(moto_endpoint, subprocess_env, configured),
+        "AWS_ENDPOINT_URL": brown_out.url,
+        "PHOENIX_AWS_TIMEOUT": "1",
+    }
+    output = tmp_path / "env"
+
+    result = _run(env, output, "--retry-for", "60")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("retrying in") == 2, result.stderr
+    assert "Read timeout" in result.stderr and "ThrottlingException" in result.stderr
+    assert phoenix_env.read_env_file(output)["DJANGO_SECRET_KEY"] == AWKWARD
+    assert brown_out.ssm_calls == 3
+
+
+def test_without_a_retry_budget_a_brown_out_fails_with_one_line(
+    configured, brown_out, moto_endpoint, subprocess_env, tmp_path
+):
+    env = {
+        **_source_env(moto_endpoint, subprocess_env, configured),
+        "AWS_ENDPOINT_URL": brown_out.url,
+        "PHOENIX_AWS_TIMEOUT": "1",
+    }
+    result = _run(env, tmp_path / "env")
+
+    assert result.returncode == 1
+    assert "AWS refused or could not be reached" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert brown_out.ssm_calls == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_refusal_is_not_retried(aws, moto_endpoint, subprocess_env, tmp_path):
+    aws.client("ssm").put_parameter(Name="/phoenix/prod/DJANGO_ALLOWED_HOSTS", Value="x", Type="String")
+    env = _source_env(moto_endpoint, subprocess_env, "arn:aws:secretsmanager:us-east-1:123456789012:secret:gone")
+    result = _run(env, tmp_path / "env", "--retry-for", "300")
+    assert result.returncode == 1
+    assert "ResourceNotFoundException" in result.stderr
+    assert "retrying" not in result.stderr

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from deploy.rehearse.faults import WriterOutage
 from tests.deploy.conftest import REPO, free_port
 
 TOKEN = "imds-session-token-1234"
@@ -217,6 +218,27 @@ def test_first_boot_configures_migrates_starts_and_signals_success(instance, aws
     assert "start phoenix.service" in started
     assert "start phoenix-env-refresh.timer" in started
     assert "start phoenix-env-refresh.service" not in started
+    name, _ = fresh_database
+    with writer_root.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM `{name}`.django_migrations WHERE app = 'tracking'")
+        assert cursor.fetchone()[0] >= 1
+
+
+def test_a_writer_outage_at_migration_time_is_retried_and_the_boot_succeeds(instance, aws, writer_root, fresh_database):
+    """The writer endpoint refuses connections for a few seconds from the boot's first one
+    (deploy/rehearse/faults.py, a real TCP proxy), as during an Aurora failover."""
+    env, etc, log, _ = instance
+    _configure(aws)
+    with WriterOutage(int(env["PHOENIX_DB_PORT"]), outage_seconds=4.0) as outage:
+        result = _boot({**env, "PHOENIX_DB_PORT": str(outage.port), "PHOENIX_MIGRATE_RETRY_DELAY": "3"})
+
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert outage.refused >= 1
+    assert "userdata: migrations failed (attempt 1 of 5); retrying in 3 s" in output
+    assert _lines(log / "cfn-signal") == [
+        "--exit-code 0 --stack phoenix-application --resource AutoScalingGroup --region us-east-1"
+    ]
     name, _ = fresh_database
     with writer_root.cursor() as cursor:
         cursor.execute(f"SELECT COUNT(*) FROM `{name}`.django_migrations WHERE app = 'tracking'")
