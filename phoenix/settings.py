@@ -178,8 +178,8 @@ PHOENIX_DB_TCP_USER_TIMEOUT = env_int("PHOENIX_DB_TCP_USER_TIMEOUT", 5)
 PHOENIX_MAX_REPLICA_LAG = env_int("PHOENIX_MAX_REPLICA_LAG", PHOENIX_PIN_SECONDS)
 PHOENIX_REPLICA_LAG_CHECK_SECONDS = env_int("PHOENIX_REPLICA_LAG_CHECK_SECONDS", 1)
 
-# Caches, in each process's memory: "default" holds the lookup rate-limit counters
-# (tracking/site/ratelimit.py); "pages" the rendered public tracking pages (tracking/site/pagecache.py),
+# Caches, in each process's memory: "default" holds small per-process memos (the lookup and
+# throttle counters are shared rows on the writer, tracking/budget.py); "pages" the rendered public tracking pages (tracking/site/pagecache.py),
 # each kept at most PHOENIX_PAGE_CACHE_SECONDS (capped at the page's public max-age of 60 s;
 # 0 switches it off, the default with DJANGO_DEBUG=1 so that a change shows at once).
 PHOENIX_PAGE_CACHE_SECONDS = env_int("PHOENIX_PAGE_CACHE_SECONDS", 0 if DEBUG else 60)
@@ -378,13 +378,23 @@ for _network in PHOENIX_READYZ_NETWORKS:
 PHOENIX_READYZ_TOKEN = env_secret("PHOENIX_READYZ_TOKEN")
 # Seconds one /readyz probe answers for in each process (0: probe on every request).
 PHOENIX_READYZ_CACHE_SECONDS = env_int("PHOENIX_READYZ_CACHE_SECONDS", 2)
-# Public tracking lookups, limited per client IP (tracking/site/ratelimit.py) against enumeration: every
-# lookup spends points from a budget that refills each window; a number that is not found and
-# a wrong postal code cost PHOENIX_LOOKUP_MISS_COST, a found number costs 1. Counters live in
-# the "default" cache (per process); the WAF rate-based rule is the global limit.
+# Lookups of tracking numbers (tracking/budget.py) against enumeration, one budget per client
+# address (per partner for a partner's token) charged by every path that tells whether a number
+# exists: the site's pages, the notify page, the API's tracking reads and the events answers.
+# Every lookup spends points from a budget that refills each window; a number that is not found
+# and a wrong postal code cost PHOENIX_LOOKUP_MISS_COST, a found number costs 1. The counters are
+# rows on the writer, shared by every process and instance; each process writes its points once
+# PHOENIX_BUDGET_SYNC_POINTS have gathered (a miss at once).
 PHOENIX_LOOKUP_BUDGET = env_int("PHOENIX_LOOKUP_BUDGET", 300)
 PHOENIX_LOOKUP_WINDOW = env_int("PHOENIX_LOOKUP_WINDOW", 600)
 PHOENIX_LOOKUP_MISS_COST = env_int("PHOENIX_LOOKUP_MISS_COST", 10)
+PHOENIX_BUDGET_SYNC_POINTS = env_int("PHOENIX_BUDGET_SYNC_POINTS", 10)
+# The postal-code unlock (tracking/site/unlock.py): after PHOENIX_UNLOCK_FAILURES wrong codes for one
+# shipment, from any addresses, its unlock is locked for PHOENIX_UNLOCK_LOCK_MINUTES, twice as
+# long at each lockout in a row, at most PHOENIX_UNLOCK_MAX_LOCK_MINUTES.
+PHOENIX_UNLOCK_FAILURES = env_int("PHOENIX_UNLOCK_FAILURES", 5)
+PHOENIX_UNLOCK_LOCK_MINUTES = env_int("PHOENIX_UNLOCK_LOCK_MINUTES", 15)
+PHOENIX_UNLOCK_MAX_LOCK_MINUTES = env_int("PHOENIX_UNLOCK_MAX_LOCK_MINUTES", 24 * 60)
 # Days a parcel waits at the branch once it is available for pickup.
 PHOENIX_PICKUP_HOLD_DAYS = env_int("PHOENIX_PICKUP_HOLD_DAYS", 7)
 

@@ -54,6 +54,17 @@ def _no_page_cache(settings):
 
 
 @pytest.fixture(autouse=True)
+def _full_budgets():
+    """Every test starts with full lookup budgets and throttles: drop this process's view of the
+    shared counters (their rows go with each test's transaction)."""
+    from tracking import budget
+
+    budget.forget()
+    yield
+    budget.forget()
+
+
+@pytest.fixture(autouse=True)
 def routing_scope():
     """Give each test a fresh database routing state, as each request gets one."""
     from phoenix.db import state

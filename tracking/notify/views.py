@@ -9,7 +9,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from phoenix.clientip import client_ip
-from tracking import numbers
+from tracking import budget, numbers
 from tracking.models import Shipment
 from tracking.notify import subscriptions
 from tracking.notify.forms import SubscribeForm
@@ -28,9 +28,16 @@ def subscribe(request: HttpRequest, number: str) -> HttpResponse:
         return _error(request, _("This tracking number is not valid; it was probably mistyped."), 404)
     if canonical != number:
         return redirect("notify:subscribe", canonical)
+    # The page tells whether a number exists: it spends the same lookup budget as the tracking pages.
+    if retry_after := budget.lookup_retry_after(request):
+        response = _error(request, _("Too many lookups from your connection. Please wait a moment and try again."), 429)
+        response.headers["Retry-After"] = str(retry_after)
+        return response
     shipment = Shipment.objects.filter(tracking_number=canonical).first()
     if shipment is None:
+        budget.lookup_charge(request, misses=1)
         return _error(request, _("We have no shipment with this tracking number."), 404)
+    budget.lookup_charge(request, hits=1)
     form = SubscribeForm(request.POST or None)
     status = 200
     if request.method == "POST":
