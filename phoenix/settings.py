@@ -88,6 +88,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "phoenix.headers.PermissionsPolicyMiddleware",  # outermost: on every answer, /healthz too
     "phoenix.db.middleware.HealthCheckMiddleware",  # first: /healthz answers any Host header
+    "phoenix.bodylimit.BodyLimitMiddleware",  # before anything reads a body (limits by route)
     "django.middleware.security.SecurityMiddleware",
     # Serves /static/ from STATIC_ROOT inside gunicorn (behind the ALB there is no other web server).
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -255,8 +256,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
-# A batch of 500 scan events is about 150 KB of JSON; leave room, refuse more with a 413.
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("PHOENIX_API_MAX_BODY_BYTES", 1024 * 1024)
+# Bodies by route (phoenix/bodylimit.py), refused with 413 on their Content-Length before
+# anything reads them: the API (a batch of 500 scan events is about 150 KB of JSON), the admin's
+# uploads (proofs of delivery, CSV imports), every other route (the public forms, the language
+# switch). DATA_UPLOAD_MAX_MEMORY_SIZE bounds the parsed form or JSON data behind them.
+PHOENIX_API_MAX_BODY_BYTES = env_int("PHOENIX_API_MAX_BODY_BYTES", 1024 * 1024)
+PHOENIX_ADMIN_MAX_BODY_BYTES = env_int("PHOENIX_ADMIN_MAX_BODY_BYTES", 20 * 1024 * 1024)
+PHOENIX_FORM_MAX_BODY_BYTES = env_int("PHOENIX_FORM_MAX_BODY_BYTES", 16 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = PHOENIX_API_MAX_BODY_BYTES
 # Scan times further ahead than this are refused as a scanner clock error.
 PHOENIX_EVENT_MAX_FUTURE_SECONDS = env_int("PHOENIX_EVENT_MAX_FUTURE_SECONDS", 15 * 60)
 # The API's changes feeds leave changes younger than this for a later page, so that a
