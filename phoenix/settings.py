@@ -81,6 +81,8 @@ INSTALLED_APPS = [
     "import_export",
     "simple_history",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "tracking",
     "phoenix.db",
 ]
@@ -101,6 +103,7 @@ MIDDLEWARE = [
     "tracking.api.middleware.PrivateAnswersMiddleware",  # Cache-Control of answers to a partner's token
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): the admin's second factor
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Audit: history records name the staff user who made the change.
@@ -317,9 +320,20 @@ SIMPLE_HISTORY_REVERT_DISABLED = True
 # client address is the one the ALB appended to X-Forwarded-For (PHOENIX_PROXY_HOPS proxies).
 AXES_FAILURE_LIMIT = env_int("PHOENIX_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = env_int("PHOENIX_LOGIN_COOLOFF_MINUTES", 30) / 60
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Locked per username from an address, and per address whatever the usernames (password
+# spraying: one address trying many accounts). Not per username alone: anyone could then lock a
+# colleague out from anywhere; a password guessed from many addresses still lacks the second
+# factor (phoenix/staffotp.py).
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "phoenix.clientip.client_ip"
+
+# The admin's second factor (phoenix/staffotp.py): "superusers" need a confirmed TOTP device,
+# "all" staff need one, "enrolled": only those who have one give its code.
+PHOENIX_ADMIN_OTP = env_str("PHOENIX_ADMIN_OTP", "enrolled" if DEBUG else "superusers")
+if PHOENIX_ADMIN_OTP not in ("superusers", "all", "enrolled"):
+    raise ImproperlyConfigured(f"PHOENIX_ADMIN_OTP must be superusers, all or enrolled, got {PHOENIX_ADMIN_OTP!r}")
+OTP_TOTP_ISSUER = "QualityPost Phoenix"
 
 # Security: strict by default, relaxed only with DJANGO_DEBUG=1 (plain HTTP on loopback).
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
