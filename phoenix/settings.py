@@ -112,6 +112,11 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# Admin messages live in the session (server side), not in the signed but readable "messages"
+# cookie: one of them shows a new webhook signing secret once. Only staff pages add messages, and
+# staff have a session anyway; the public pages use none.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
 # django-axes checks a login against its lockout table before Django's own backend.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",

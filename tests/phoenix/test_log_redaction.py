@@ -43,3 +43,13 @@ def test_a_postal_code_in_an_old_link_is_logged_redacted(client, stdout_log):
     logged = [line for line in lines if line.get("logger") == "django.request"]
     assert logged[-1]["request"] == f"GET {url}?postal_code=redacted&utm=mail"
     assert "97531" not in stdout_log.getvalue()
+
+
+@pytest.mark.parametrize("link", ["/notify/confirm/{}/", "/notify/unsubscribe/{}/"])
+def test_the_token_of_an_email_link_is_logged_redacted(client, stdout_log, link):
+    token = "sEcReT-link-token-1234567890"
+    response = client.get(link.format(token))
+    assert response.status_code in (200, 400, 404)
+    logged = stdout_log.getvalue()
+    assert token not in logged
+    assert link.format("redacted") in logged  # the request's own log line (phoenix.db.middleware)
