@@ -81,12 +81,13 @@ limit_request_field_size = 8190
 
 # Query parameters whose values never reach the logs (the postal code unlocks private details):
 # the same rule as the app's own log lines (phoenix/logfilters.py, standard library only).
-_redacted_query = _load("phoenix_logfilters", Path(__file__).parents[1] / "phoenix" / "logfilters.py").redacted_query
+_logfilters = _load("phoenix_logfilters", Path(__file__).parents[1] / "phoenix" / "logfilters.py")
+_redacted_query, _redacted_path = _logfilters.redacted_query, _logfilters.redacted_path
 
 
 def _redacted_url(url: str) -> str:
     base, sep, query = url.partition("?")
-    return base + sep + _redacted_query(query) if sep else url
+    return _redacted_path(base) + sep + _redacted_query(query) if sep else _redacted_path(url)
 
 
 class JsonAccessLogger(glogging.Logger):
@@ -102,7 +103,7 @@ class JsonAccessLogger(glogging.Logger):
             "remote_addr": atoms.get("h", ""),
             "forwarded_for": atoms.get("{x-forwarded-for}i", ""),
             "method": atoms.get("m", ""),
-            "path": atoms.get("U", ""),
+            "path": _redacted_path(atoms.get("U", "")),
             "query": _redacted_query(atoms.get("q", "")),
             "protocol": atoms.get("H", ""),
             "status": int(atoms["s"]) if str(atoms.get("s", "")).isdigit() else atoms.get("s"),

@@ -85,6 +85,8 @@ INSTALLED_APPS = [
     "import_export",
     "simple_history",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "tracking",
     "phoenix.db",
 ]
@@ -92,6 +94,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "phoenix.headers.PermissionsPolicyMiddleware",  # outermost: on every answer, /healthz too
     "phoenix.db.middleware.HealthCheckMiddleware",  # first: /healthz answers any Host header
+    "phoenix.bodylimit.BodyLimitMiddleware",  # before anything reads a body (limits by route)
     "django.middleware.security.SecurityMiddleware",
     # Serves /static/ from STATIC_ROOT inside gunicorn (behind the ALB there is no other web server).
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -104,6 +107,7 @@ MIDDLEWARE = [
     "tracking.api.middleware.PrivateAnswersMiddleware",  # Cache-Control of answers to a partner's token
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): the admin's second factor
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Audit: history records name the staff user who made the change.
@@ -111,6 +115,11 @@ MIDDLEWARE = [
     # Login lockout; kept last, as django-axes asks.
     "axes.middleware.AxesMiddleware",
 ]
+
+# Admin messages live in the session (server side), not in the signed but readable "messages"
+# cookie: one of them shows a new webhook signing secret once. Only staff pages add messages, and
+# staff have a session anyway; the public pages use none.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 # django-axes checks a login against its lockout table before Django's own backend.
 AUTHENTICATION_BACKENDS = [
@@ -182,8 +191,8 @@ PHOENIX_DB_TCP_USER_TIMEOUT = env_int("PHOENIX_DB_TCP_USER_TIMEOUT", 5)
 PHOENIX_MAX_REPLICA_LAG = env_int("PHOENIX_MAX_REPLICA_LAG", PHOENIX_PIN_SECONDS)
 PHOENIX_REPLICA_LAG_CHECK_SECONDS = env_int("PHOENIX_REPLICA_LAG_CHECK_SECONDS", 1)
 
-# Caches, in each process's memory: "default" holds the lookup rate-limit counters
-# (tracking/site/ratelimit.py); "pages" the rendered public tracking pages (tracking/site/pagecache.py),
+# Caches, in each process's memory: "default" holds small per-process memos (the lookup and
+# throttle counters are shared rows on the writer, tracking/budget.py); "pages" the rendered public tracking pages (tracking/site/pagecache.py),
 # each kept at most PHOENIX_PAGE_CACHE_SECONDS (capped at the page's public max-age of 60 s;
 # 0 switches it off, the default with DJANGO_DEBUG=1 so that a change shows at once).
 PHOENIX_PAGE_CACHE_SECONDS = env_int("PHOENIX_PAGE_CACHE_SECONDS", 0 if DEBUG else 60)
@@ -259,8 +268,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
-# A batch of 500 scan events is about 150 KB of JSON; leave room, refuse more with a 413.
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("PHOENIX_API_MAX_BODY_BYTES", 1024 * 1024)
+# Bodies by route (phoenix/bodylimit.py), refused with 413 on their Content-Length before
+# anything reads them: the API (a batch of 500 scan events is about 150 KB of JSON), the admin's
+# uploads (proofs of delivery, CSV imports), every other route (the public forms, the language
+# switch). DATA_UPLOAD_MAX_MEMORY_SIZE bounds the parsed form or JSON data behind them.
+PHOENIX_API_MAX_BODY_BYTES = env_int("PHOENIX_API_MAX_BODY_BYTES", 1024 * 1024)
+PHOENIX_ADMIN_MAX_BODY_BYTES = env_int("PHOENIX_ADMIN_MAX_BODY_BYTES", 20 * 1024 * 1024)
+PHOENIX_FORM_MAX_BODY_BYTES = env_int("PHOENIX_FORM_MAX_BODY_BYTES", 16 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = PHOENIX_API_MAX_BODY_BYTES
 # Scan times further ahead than this are refused as a scanner clock error.
 PHOENIX_EVENT_MAX_FUTURE_SECONDS = env_int("PHOENIX_EVENT_MAX_FUTURE_SECONDS", 15 * 60)
 # The API's changes feeds leave changes younger than this for a later page, so that a
@@ -314,9 +329,20 @@ SIMPLE_HISTORY_REVERT_DISABLED = True
 # client address is the one the ALB appended to X-Forwarded-For (PHOENIX_PROXY_HOPS proxies).
 AXES_FAILURE_LIMIT = env_int("PHOENIX_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = env_int("PHOENIX_LOGIN_COOLOFF_MINUTES", 30) / 60
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Locked per username from an address, and per address whatever the usernames (password
+# spraying: one address trying many accounts). Not per username alone: anyone could then lock a
+# colleague out from anywhere; a password guessed from many addresses still lacks the second
+# factor (phoenix/staffotp.py).
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "phoenix.clientip.client_ip"
+
+# The admin's second factor (phoenix/staffotp.py): "superusers" need a confirmed TOTP device,
+# "all" staff need one, "enrolled": only those who have one give its code.
+PHOENIX_ADMIN_OTP = env_str("PHOENIX_ADMIN_OTP", "enrolled" if DEBUG else "superusers")
+if PHOENIX_ADMIN_OTP not in ("superusers", "all", "enrolled"):
+    raise ImproperlyConfigured(f"PHOENIX_ADMIN_OTP must be superusers, all or enrolled, got {PHOENIX_ADMIN_OTP!r}")
+OTP_TOTP_ISSUER = "QualityPost Phoenix"
 
 # Security: strict by default, relaxed only with DJANGO_DEBUG=1 (plain HTTP on loopback).
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -382,13 +408,23 @@ for _network in PHOENIX_READYZ_NETWORKS:
 PHOENIX_READYZ_TOKEN = env_secret("PHOENIX_READYZ_TOKEN")
 # Seconds one /readyz probe answers for in each process (0: probe on every request).
 PHOENIX_READYZ_CACHE_SECONDS = env_int("PHOENIX_READYZ_CACHE_SECONDS", 2)
-# Public tracking lookups, limited per client IP (tracking/site/ratelimit.py) against enumeration: every
-# lookup spends points from a budget that refills each window; a number that is not found and
-# a wrong postal code cost PHOENIX_LOOKUP_MISS_COST, a found number costs 1. Counters live in
-# the "default" cache (per process); the WAF rate-based rule is the global limit.
+# Lookups of tracking numbers (tracking/budget.py) against enumeration, one budget per client
+# address (per partner for a partner's token) charged by every path that tells whether a number
+# exists: the site's pages, the notify page, the API's tracking reads and the events answers.
+# Every lookup spends points from a budget that refills each window; a number that is not found
+# and a wrong postal code cost PHOENIX_LOOKUP_MISS_COST, a found number costs 1. The counters are
+# rows on the writer, shared by every process and instance; each process writes its points once
+# PHOENIX_BUDGET_SYNC_POINTS have gathered (a miss at once).
 PHOENIX_LOOKUP_BUDGET = env_int("PHOENIX_LOOKUP_BUDGET", 300)
 PHOENIX_LOOKUP_WINDOW = env_int("PHOENIX_LOOKUP_WINDOW", 600)
 PHOENIX_LOOKUP_MISS_COST = env_int("PHOENIX_LOOKUP_MISS_COST", 10)
+PHOENIX_BUDGET_SYNC_POINTS = env_int("PHOENIX_BUDGET_SYNC_POINTS", 10)
+# The postal-code unlock (tracking/site/unlock.py): after PHOENIX_UNLOCK_FAILURES wrong codes for one
+# shipment, from any addresses, its unlock is locked for PHOENIX_UNLOCK_LOCK_MINUTES, twice as
+# long at each lockout in a row, at most PHOENIX_UNLOCK_MAX_LOCK_MINUTES.
+PHOENIX_UNLOCK_FAILURES = env_int("PHOENIX_UNLOCK_FAILURES", 5)
+PHOENIX_UNLOCK_LOCK_MINUTES = env_int("PHOENIX_UNLOCK_LOCK_MINUTES", 15)
+PHOENIX_UNLOCK_MAX_LOCK_MINUTES = env_int("PHOENIX_UNLOCK_MAX_LOCK_MINUTES", 24 * 60)
 # Days a parcel waits at the branch once it is available for pickup.
 PHOENIX_PICKUP_HOLD_DAYS = env_int("PHOENIX_PICKUP_HOLD_DAYS", 7)
 

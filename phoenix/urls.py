@@ -5,6 +5,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.i18n import set_language
 
 from phoenix import views
+from phoenix.staffotp import StaffAdminSite
+
+# The admin asks staff for their second factor (phoenix/staffotp.py), as django-otp documents it.
+admin.site.__class__ = StaffAdminSite
 
 urlpatterns = [
     path("admin/", admin.site.urls),

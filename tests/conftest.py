@@ -54,6 +54,25 @@ def _no_page_cache(settings):
 
 
 @pytest.fixture(autouse=True)
+def _second_factor_for_the_enrolled(settings):
+    """Test-only: the admin asks a TOTP code only of users who have a device, so the admin tests
+    log in with a password or force_login; tests/tracking/admin/test_otp.py covers the
+    production rule (superusers must have one)."""
+    settings.PHOENIX_ADMIN_OTP = "enrolled"
+
+
+@pytest.fixture(autouse=True)
+def _full_budgets():
+    """Every test starts with full lookup budgets and throttles: drop this process's view of the
+    shared counters (their rows go with each test's transaction)."""
+    from tracking import budget
+
+    budget.forget()
+    yield
+    budget.forget()
+
+
+@pytest.fixture(autouse=True)
 def routing_scope():
     """Give each test a fresh database routing state, as each request gets one."""
     from phoenix.db import state

@@ -78,6 +78,12 @@ def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (64, 48)) -> bytes:
     return buffer.getvalue()
 
 
+def pixels(content: bytes) -> tuple:
+    """Return an image's size and pixels, to compare pictures whatever their encoding."""
+    with Image.open(io.BytesIO(content)) as image:
+        return image.size, tuple(image.convert("RGB").get_flattened_data())
+
+
 def proof_of_delivery(shipment: Shipment, content: bytes, *, kind: str = "signature") -> ProofOfDelivery:
     """Attach an image to a delivered shipment, as the admin does (stored in the default storage)."""
     return proof_of_delivery_attach(shipment=shipment, kind=kind, image=SimpleUploadedFile("pod", content))

@@ -1,16 +1,19 @@
 """Proof-of-delivery images: checked by their content (Pillow), not by name or declared type,
-stored under names that reveal nothing, and handed out privately (never by a public URL)."""
+re-encoded without their metadata, stored under names that reveal nothing, and handed out
+privately (never by a public URL)."""
 
+import io
 import logging
 import uuid
 import warnings
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from PIL import Image
+from PIL import Image, ImageOps
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +68,31 @@ def image_content_type(file) -> str:
             params={"width": width, "height": height, "min": MIN_PIXELS, "max": limit},
         )
     return FORMATS[kind][0]
+
+
+# How each format is written again; nothing of the upload's metadata is passed on.
+_ENCODER = {"JPEG": {"quality": 90, "optimize": True}, "PNG": {"optimize": True}, "WEBP": {"quality": 90}}
+
+
+def image_clean(file, content_type: str) -> ContentFile:
+    """Return the image re-encoded from its pixels alone, in the same format.
+
+    Drops what a phone or scanner puts beside the picture: EXIF (with GPS position, device,
+    time), XMP, comments, text chunks, ICC profiles and any bytes after the image's end. The
+    EXIF orientation is applied to the pixels first, so the picture still stands upright.
+    Call after ``image_content_type`` accepted the file.
+    """
+    fmt = next(name for name, (kind, _extension) in FORMATS.items() if kind == content_type)
+    file.seek(0)
+    with Image.open(file) as uploaded:
+        image = ImageOps.exif_transpose(uploaded)
+    # Only what decoding the pixels needs stays (a palette image's transparent colour).
+    image.info = {key: value for key, value in image.info.items() if key == "transparency"}
+    if fmt == "JPEG" and image.mode not in ("RGB", "L"):
+        image = image.convert("RGB")
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **_ENCODER[fmt])
+    return ContentFile(buffer.getvalue(), name=getattr(file, "name", None) or "pod")
 
 
 def validate_pod_image(file) -> None:

@@ -697,3 +697,41 @@ class PhoneReceipt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider_id} {self.delivery}"
+
+class RateCounter(models.Model):
+    """Points a client spent in one fixed window of a shared budget (tracking/budget.py).
+
+    One row per client and window, on the writer, so that every process and instance counts
+    against the same total; rows past ``expires_at`` are deleted by the processes as they go.
+    """
+
+    key = models.CharField(max_length=150, primary_key=True)
+    points = models.PositiveBigIntegerField(default=0)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.points}"
+
+
+class UnlockGuard(models.Model):
+    """Wrong postal codes given for one shipment, and its unlock's lockout (tracking/site/unlock.py).
+
+    Kept on the writer: every process and instance counts the same failures, whatever client
+    address they came from.
+    """
+
+    shipment = models.OneToOneField(Shipment, on_delete=models.CASCADE, related_name="unlock_guard")
+    failures = models.PositiveIntegerField(default=0, help_text="Wrong codes since the last lockout or success.")
+    lockouts = models.PositiveIntegerField(default=0, help_text="Lockouts in a row; each one lasts twice as long.")
+    locked_until = models.DateTimeField(null=True, blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("postal-code lockout")
+        verbose_name_plural = _("postal-code lockouts")
+
+    def __str__(self) -> str:
+        return f"{self.shipment_id}: {self.failures} wrong, {self.lockouts} lockouts"
+
+    def is_locked(self, now) -> bool:
+        return self.locked_until is not None and self.locked_until > now

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from tracking import milestones, numbers, phones, sealing
-from tracking.images import image_content_type
+from tracking.images import image_clean, image_content_type
 from tracking.models import (
     Contact,
     EventCode,
@@ -563,10 +563,12 @@ def _occurred_at_clean(value, now: datetime, errors: dict) -> datetime | None:
 def proof_of_delivery_attach(*, shipment: Shipment, kind: str, image, uploaded_by=None) -> ProofOfDelivery:
     """Store a photo or signature image against the shipment's delivery event.
 
-    The image is checked by its content (``tracking.images``); raises ValidationError when it is
-    not acceptable and ValueError when the shipment has no delivery event yet.
+    The image is checked by its content and stored re-encoded without its metadata
+    (``tracking.images``); raises ValidationError when it is not acceptable and ValueError when
+    the shipment has no delivery event yet.
     """
     content_type = image_content_type(image)
+    image = image_clean(image, content_type)
     event = shipment.events.filter(milestone=milestones.DELIVERED).order_by("-occurred_at", "-id").first()
     if event is None:
         raise ValueError(f"{shipment.tracking_number} has no delivery event")

@@ -266,7 +266,10 @@ DJANGO_SECURE_SSL_REDIRECT=0
 DJANGO_SECURE_COOKIES=0
 DJANGO_HSTS_SECONDS=0
 PHOENIX_MEDIA_ROOT=$dir/media
+PHOENIX_ADMIN_OTP=enrolled
 EOF
+    # PHOENIX_ADMIN_OTP=enrolled: the lab's superuser has no authenticator, so the admin asks a
+    # second factor only of staff who have one (production: superusers must; phoenix/staffotp.py).
     if [ -f "$dir/cluster/tls/ca.pem" ]; then echo "PHOENIX_DB_SSL_CA=$dir/cluster/tls/ca.pem" >>"$dir/app.env"; fi
     # Extra settings for the instances, e.g. the drills lift the per-IP lookup budget (their load
     # comes from one address, as if the WAF allow-listed the load generator).

@@ -26,6 +26,7 @@ from phoenix.clientip import client_ip
 from phoenix.db import health, lag, pinning, state
 from phoenix.db.errors import WriterUnavailable, is_lost
 from phoenix.db.state import READER, WRITER
+from phoenix.logfilters import redacted_path
 
 logger = logging.getLogger(__name__)
 
@@ -156,15 +157,16 @@ class DatabaseRoutingMiddleware:
                 pinning.set_cookie(response)
                 if current.pin_keys:
                     pinning.mark_keys(current.pin_keys)
+            path = redacted_path(request.path)
             logger.info(
                 "%s %s %s db=%s",
                 request.method,
-                request.path,
+                path,
                 response.status_code,
                 json.dumps(current.summary(), sort_keys=True),
                 extra={
                     "method": request.method,
-                    "path": request.path,
+                    "path": path,
                     "status": response.status_code,
                     "db": current.summary(),
                     "pins": sorted(current.pins),
@@ -177,7 +179,7 @@ class DatabaseRoutingMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not is_unavailable(exception):
             return None
-        logger.warning("database unavailable for %s %s: %s", request.method, request.path, exception)
+        logger.warning("database unavailable for %s %s: %s", request.method, redacted_path(request.path), exception)
         return unavailable_response(request, exception)
 
 

@@ -48,6 +48,7 @@ class RouteState:
     pin_keys: list[str] = field(default_factory=list)  # server-side identities declared by pin_key()
     queries: dict[str, int] = field(default_factory=dict)  # alias -> statements executed
     reasons: dict[str, set[str]] = field(default_factory=dict)  # alias -> why it served reads
+    bookkeeping: int = 0  # depth of bookkeeping() blocks: their writes pin nothing
 
     def note(self, alias: str, reason: str) -> None:
         self.reasons.setdefault(alias, set()).add(reason)
@@ -94,8 +95,22 @@ def pin(reason: str) -> None:
 def note_write() -> None:
     """Record that this request or task wrote: its later reads go to the writer."""
     state = current()
+    if state.bookkeeping:
+        return
     state.wrote = True
     state.pins.add(WROTE)
+
+
+@contextmanager
+def bookkeeping() -> Iterator[None]:
+    """Run writes that change no data the client reads back (rate-limit counters): they pin
+    neither the request nor the client to the writer."""
+    state = current()
+    state.bookkeeping += 1
+    try:
+        yield
+    finally:
+        state.bookkeeping -= 1
 
 
 def note_query(alias: str) -> None:

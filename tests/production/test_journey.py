@@ -93,8 +93,8 @@ def test_it_shows_a_spanish_visitor_the_page_in_spanish(production):
 
 def test_it_shows_the_recipient_only_with_the_right_postal_code(production):
     client = production.client()
-    wrong = client.get(f"/track/{STORY['number']}/?postal_code=44999")
-    right = client.get(f"/track/{STORY['number']}/?postal_code=44100")
+    wrong = client.post(f"/track/{STORY['number']}/", {"postal_code": "44999"})
+    right = client.post(f"/track/{STORY['number']}/", {"postal_code": "44100"})
     assert wrong.status == 403 and RECIPIENT["name"] not in wrong.body
     assert right.status == 200 and RECIPIENT["name"] in right.body
 

@@ -46,6 +46,7 @@ from tracking.models import (
     ProofOfDelivery,
     Shipment,
     TrackingEvent,
+    UnlockGuard,
 )
 from tracking.services import event_record, proof_of_delivery_attach
 
@@ -672,3 +673,23 @@ class PartnerScopeAdmin(SimpleHistoryAdmin):
     list_select_related = ["partner", "facility", "shipper"]
     autocomplete_fields = ["partner", "facility", "shipper"]
     search_fields = ["partner__name"]
+
+
+@admin.register(UnlockGuard)
+class UnlockGuardAdmin(admin.ModelAdmin):
+    """Wrong postal codes per shipment and the lockouts they caused (tracking/site/unlock.py).
+
+    Read-only; deleting a row lifts the shipment's lockout and clears its count.
+    """
+
+    list_display = ["shipment", "failures", "lockouts", "locked_until", "last_failure_at"]
+    list_select_related = ["shipment"]
+    ordering = ["-last_failure_at"]
+    search_fields = ["shipment__tracking_number"]
+    readonly_fields = list_display
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -19,6 +19,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from phoenix.db import state
 from phoenix.db.errors import WriterUnavailable, is_lost, is_read_only
 from phoenix.db.pinning import pin_key
+from tracking import budget
 from tracking.api.tokens import partner_token_find
 from tracking.services import WRITER
 
@@ -107,31 +108,29 @@ class PartnerTokenAuthentication(BaseAuthentication):
 class TokenFailureThrottle(SimpleRateThrottle):
     """Failed token checks per client address: PHOENIX_API_TOKEN_FAILURES ("N/minute").
 
-    DRF's throttle counting, but only unknown keys are recorded (``record``); a partner's
-    successful requests cost nothing. Counted in the "default" cache of each process, like the
-    API's other throttles.
+    DRF's rate parsing, counted in a fixed window of the shared budgets (tracking/budget.py),
+    so every process and instance sees the same failures; only unknown keys are recorded
+    (``record``); a partner's successful requests cost nothing.
     """
 
     scope = "token_failure"
 
     def __init__(self, request):
         super().__init__()
-        self.key = self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
-        self.now = self.timer()
-        self.history = [moment for moment in self.cache.get(self.key, []) if moment > self.now - self.duration]
+        self.window = budget.Window.of(self.scope, self.get_ident(request), self.duration)
 
     def get_rate(self) -> str:
         return settings.PHOENIX_API_TOKEN_FAILURES
 
     def wait(self) -> float | None:
         """Return the seconds until a key may be checked again, or None when it may be now."""
-        if len(self.history) < self.num_requests:
+        if budget.spent(self.window) < self.num_requests:
             return None
-        return max(1.0, super().wait())
+        return float(self.window.reset_after())
 
     def record(self) -> None:
-        self.throttle_success()
-        if len(self.history) == self.num_requests:
+        # Every failure is written at once: a guesser's tries reach every process.
+        if budget.spend(self.window, 1, sync=True) == self.num_requests:
             logger.warning("failed token checks from one address reached %d; throttled", self.num_requests)
 
 
@@ -142,13 +141,38 @@ class HasPartnerToken(BasePermission):
         return request.auth is not None
 
 
-class _SettingsRateThrottle(SimpleRateThrottle):
+class _SharedRateThrottle(SimpleRateThrottle):
+    """DRF's throttle (rates, ``wait``, 429 with Retry-After) counting requests in a fixed window
+    of the shared budgets (tracking/budget.py) instead of each process's cache; each throttle
+    also tells the RateLimit headers its state (``note_policy``)."""
+
     def get_rate(self):
         # Read at call time (not import time) so that settings overrides apply.
         return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
 
+    def allow_request(self, request, view) -> bool:
+        if self.rate is None:
+            return True
+        ident = self.get_cache_key(request, view)
+        if ident is None:
+            return True
+        self.window = budget.Window.of(self.scope, ident, self.duration)
+        used = budget.spend(self.window, 1)
+        note_policy(request, self.scope, self.num_requests, self.duration, self.num_requests - used, self.window)
+        return used <= self.num_requests
 
-class PartnerTokenThrottle(_SettingsRateThrottle):
+    def wait(self) -> float:
+        return float(self.window.reset_after())
+
+
+def note_policy(request, name: str, quota: int, window_seconds: int, remaining: int, window: budget.Window) -> None:
+    """Record a quota's state for the RateLimit and RateLimit-Policy headers
+    (tracking/api/middleware.py)."""
+    policies = request._request.__dict__.setdefault("rate_limits", {})
+    policies[name] = (quota, window_seconds, max(remaining, 0), window.reset_after())
+
+
+class PartnerTokenThrottle(_SharedRateThrottle):
     """Requests per token (a partner's systems may share one address)."""
 
     scope = "partner"
@@ -156,10 +180,10 @@ class PartnerTokenThrottle(_SettingsRateThrottle):
     def get_cache_key(self, request, view):
         if request.auth is None:
             return None
-        return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
+        return str(request.auth.pk)
 
 
-class ClientIPThrottle(_SettingsRateThrottle):
+class ClientIPThrottle(_SharedRateThrottle):
     """Requests per client address, for requests without a token."""
 
     scope = "ip"
@@ -167,4 +191,4 @@ class ClientIPThrottle(_SettingsRateThrottle):
     def get_cache_key(self, request, view):
         if request.auth is not None:
             return None
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+        return self.get_ident(request)

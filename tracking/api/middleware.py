@@ -1,4 +1,5 @@
-"""Cache-Control for the partner API: an answer to a request with a partner's token is private."""
+"""Headers of the partner API's answers: Cache-Control private for a partner's token, and the
+RateLimit / RateLimit-Policy headers of the quotas the request met."""
 
 from django.http import HttpRequest, HttpResponse
 
@@ -18,4 +19,15 @@ class PrivateAnswersMiddleware:
         response = self.get_response(request)
         if getattr(request, "partner_answer", False):
             response["Cache-Control"] = "private, no-store"
+        if policies := getattr(request, "rate_limits", None):
+            rate_limit_headers(response, policies)
         return response
+
+
+def rate_limit_headers(response: HttpResponse, policies: dict[str, tuple[int, int, int, int]]) -> None:
+    """Set ``RateLimit-Policy`` and ``RateLimit`` as the IETF draft (draft-ietf-httpapi-ratelimit-headers)
+    writes them: one item per quota, ``q`` its size and ``w`` its window in seconds; ``r`` what is
+    left and ``t`` the seconds until it refills. Quotas: ``ip`` or ``partner`` (requests) and
+    ``lookup`` (the lookup budget's points)."""
+    response["RateLimit-Policy"] = ", ".join(f'"{name}";q={q};w={w}' for name, (q, w, _r, _t) in policies.items())
+    response["RateLimit"] = ", ".join(f'"{name}";r={r};t={t}' for name, (_q, _w, r, t) in policies.items())

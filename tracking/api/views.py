@@ -7,17 +7,19 @@ Errors use the one shape of tracking/api/errors.py. See docs/api.md.
 
 import logging
 
+from django.conf import settings
 from django.http import Http404, HttpResponse
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from rest_framework import exceptions
 from rest_framework.decorators import api_view, content_negotiation_class, permission_classes
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 
-from tracking import images, numbers
+from tracking import budget, images, numbers
 from tracking.api import feeds, projection, serializers
-from tracking.api.auth import HasPartnerToken, PartnerTokenAuthentication
+from tracking.api.auth import HasPartnerToken, PartnerTokenAuthentication, note_policy
 from tracking.api.errors import ApiError
 from tracking.api.idempotency import Idempotency
 from tracking.models import (
@@ -103,7 +105,9 @@ def tracking_detail(request, number: str) -> Response:
     except numbers.InvalidTrackingNumber as exc:
         message = numbers.error_message(number, exc.reason)
         raise ApiError(400, "invalid_tracking_number", message, {"number": [message]}) from None
+    _lookup_allowed(request)
     found = projection.by_number(request, [canonical])
+    _lookup_charge(request, [canonical], found)
     if canonical not in found:
         raise ApiError(404, "not_found", f"No shipment has the tracking number {canonical}.")
     return Response(found[canonical])
@@ -135,7 +139,10 @@ def tracking_list(request) -> Response:
             parsed.append((token, numbers.parse(token), None))
         except numbers.InvalidTrackingNumber as exc:
             parsed.append((token, None, numbers.error_message(token, exc.reason)))
-    found = projection.by_number(request, sorted({number for _, number, _ in parsed if number}))
+    asked = sorted({number for _, number, _ in parsed if number})
+    _lookup_allowed(request)
+    found = projection.by_number(request, asked)
+    _lookup_charge(request, asked, found)
     results = []
     for token, number, error in parsed:
         if error:
@@ -147,6 +154,28 @@ def tracking_list(request) -> Response:
                 {"query": token, "status": "not_found", "message": f"No shipment has the tracking number {number}."}
             )
     return Response({"results": results})
+
+
+def _lookup_allowed(request) -> None:
+    """Refuse (429) a lookup once the client's lookup budget is spent (tracking/budget.py)."""
+    wait = budget.lookup_retry_after(request)
+    _note_lookup_policy(request)
+    if wait:
+        raise exceptions.Throttled(wait=wait)
+
+
+def _lookup_charge(request, asked: list[str], found: dict[str, dict]) -> None:
+    """Charge the lookup budget for what the answer tells: a number found that the partner does
+    not own costs a hit, an unknown one a miss; a partner's own shipments cost nothing."""
+    hits = sum(1 for number in asked if number in found and "private" not in found[number])
+    budget.lookup_charge(request, hits=hits, misses=len(asked) - len(found))
+    _note_lookup_policy(request)
+
+
+def _note_lookup_policy(request) -> None:
+    window = budget.lookup_window(request)
+    remaining = settings.PHOENIX_LOOKUP_BUDGET - budget.spent(window)
+    note_policy(request, "lookup", settings.PHOENIX_LOOKUP_BUDGET, settings.PHOENIX_LOOKUP_WINDOW, remaining, window)
 
 
 # --- Proofs of delivery -------------------------------------------------------------------
@@ -407,7 +436,16 @@ def _events_create(request) -> Response:
     if not isinstance(items, list) or not 1 <= len(items) <= limit:
         message = f"Send a list of 1 to {limit} events."
         raise ApiError(400, "invalid", message, {"events": [message]})
+    _lookup_allowed(request)
     results = events_ingest(partner=request.auth.partner, items=items, source=EventSource.API)
+    # An event for a number this partner may not write is answered as an unknown number: a miss.
+    misses = sum(
+        1
+        for result in results
+        if any(m.startswith("No shipment has") for m in result.get("errors", {}).get("tracking_number", ()))
+    )
+    budget.lookup_charge(request, misses=misses)
+    _note_lookup_policy(request)
     counts = {status: 0 for status in ("accepted", "duplicate", "rejected")}
     for result in results:
         counts[result["status"]] += 1

@@ -9,7 +9,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from phoenix.clientip import client_ip
-from tracking import numbers
+from tracking import budget, numbers
 from tracking.models import Shipment
 from tracking.notify import callbacks, phone_subscriptions, subscriptions
 from tracking.notify.forms import PhoneCodeForm, PhoneSubscribeForm, SubscribeForm
@@ -29,9 +29,16 @@ def _shipment_or_error(request: HttpRequest, number: str, *, view: str):
         return None, _error(request, _("This tracking number is not valid; it was probably mistyped."), 404)
     if canonical != number:
         return None, redirect(view, canonical)
+    # The page tells whether a number exists: it spends the same lookup budget as the tracking pages.
+    if retry_after := budget.lookup_retry_after(request):
+        response = _error(request, _("Too many lookups from your connection. Please wait a moment and try again."), 429)
+        response.headers["Retry-After"] = str(retry_after)
+        return None, response
     shipment = Shipment.objects.filter(tracking_number=canonical).first()
     if shipment is None:
+        budget.lookup_charge(request, misses=1)
         return None, _error(request, _("We have no shipment with this tracking number."), 404)
+    budget.lookup_charge(request, hits=1)
     return shipment, None
 
 

@@ -116,3 +116,16 @@ class PostalCodeForm(forms.Form):
     )
 
     wrong_code = _("This postal code does not match the delivery address. Check it and try again.")
+    code_in_link = _(
+        "For your privacy the postal code is no longer read from the link. Enter it here to see the delivery details."
+    )
+
+    @staticmethod
+    def locked_message(minutes: int) -> str:
+        return ngettext(
+            "Too many wrong postal codes were entered for this shipment. To protect the recipient, "
+            "try again in %(minutes)d minute.",
+            "Too many wrong postal codes were entered for this shipment. To protect the recipient, "
+            "try again in %(minutes)d minutes.",
+            minutes,
+        ) % {"minutes": minutes}

@@ -6,10 +6,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
-from django.views.decorators.http import require_safe
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_safe
 
-from tracking import numbers
-from tracking.site import lookup, pagecache, ratelimit
+from tracking import budget, numbers
+from tracking.site import lookup, pagecache, unlock
 from tracking.site.forms import LookupForm, PostalCodeForm
 
 logger = logging.getLogger(__name__)
@@ -66,12 +67,12 @@ def track(request: HttpRequest) -> HttpResponse:
     entries = form.cleaned_data["numbers"]
     if len(entries) == 1 and entries[0].number:
         return redirect("tracking:detail", entries[0].number)
-    if retry_after := ratelimit.lookup_retry_after(request):
+    if retry_after := budget.lookup_retry_after(request):
         return _too_many(request, retry_after)
 
     found = lookup.shipments_many([entry.number for entry in entries if entry.number])
     misses = sum(1 for entry in entries if entry.number and entry.number not in found)
-    ratelimit.lookup_charge(request, hits=len(found), misses=misses)
+    budget.lookup_charge(request, hits=len(found), misses=misses)
     etag = lookup.etag([f"{e.number}|{e.input}" for e in entries], list(found.values()))
     if not_modified := _not_modified(request, etag):
         return not_modified
@@ -90,49 +91,82 @@ def track(request: HttpRequest) -> HttpResponse:
     return _public(render(request, "tracking/results.html", context), etag)
 
 
-@require_safe
+# The unlock is a POST, so that the postal code sits in no URL, log or history. It is exempt
+# from CSRF: it changes nothing a forged cross-site POST could use (its answer goes to the
+# sender's own browser), and a CSRF token would give the public, cached page a cookie.
+@csrf_exempt
+@require_http_methods(["GET", "HEAD", "POST"])
 def detail(request: HttpRequest, number: str) -> HttpResponse:
     try:
         canonical = numbers.parse(number)
     except numbers.InvalidTrackingNumber as exc:
         return _not_found(request, number, exc.reason)
-    if canonical != number:
+    if canonical != number and request.method != "POST":
         url = reverse("tracking:detail", args=[canonical])
         query = request.GET.urlencode()
         return redirect(f"{url}?{query}" if query else url, permanent=True)
 
-    if retry_after := ratelimit.lookup_retry_after(request):
+    if retry_after := budget.lookup_retry_after(request):
         return _too_many(request, retry_after)
-    unlock = PostalCodeForm(request.GET) if "postal_code" in request.GET else None
-    if unlock is None:
-        if cached := pagecache.get(request, canonical):
-            ratelimit.lookup_charge(request, hits=1)
-            return _from_cache(request, cached)
-        return _public_page(request, canonical)
-    shipment = lookup.shipment_find(canonical, with_recipient=True)
-    if shipment is None:
-        ratelimit.lookup_charge(request, misses=1)
-        return _not_found(request, canonical, "unknown")
+    if request.method == "POST":
+        return _unlock(request, canonical)
+    if "postal_code" in request.GET:
+        return _code_in_link(request, canonical)
+    if cached := pagecache.get(request, canonical):
+        budget.lookup_charge(request, hits=1)
+        return _from_cache(request, cached)
+    return _public_page(request, canonical)
 
-    # A postal-code attempt: never cached, and a wrong code costs as much as an unknown number.
-    if not unlock.is_valid():
-        ratelimit.lookup_charge(request, hits=1)
-        return _private(_shipment_page(request, shipment, unlock, status=400))
-    if not shipment.postal_code_matches(unlock.cleaned_data["postal_code"]):
-        ratelimit.lookup_charge(request, misses=1)
-        unlock.add_error("postal_code", PostalCodeForm.wrong_code)
-        return _private(_shipment_page(request, shipment, unlock, status=403))
-    ratelimit.lookup_charge(request, hits=1)
-    return _private(_shipment_page(request, shipment, unlock, unlocked=True))
+
+def _unlock(request: HttpRequest, number: str) -> HttpResponse:
+    """A postal-code attempt: never cached; a wrong code costs as much as an unknown number and
+    counts against the shipment's lockout (tracking/unlock.py)."""
+    shipment = lookup.shipment_find(number, with_recipient=True)
+    if shipment is None:
+        budget.lookup_charge(request, misses=1)
+        return _not_found(request, number, "unknown")
+    form = PostalCodeForm(request.POST)
+    if not form.is_valid():
+        budget.lookup_charge(request, hits=1)
+        return _private(_shipment_page(request, shipment, form, status=400))
+    matches = shipment.postal_code_matches(form.cleaned_data["postal_code"])
+    budget.lookup_charge(request, hits=1 if matches else 0, misses=0 if matches else 1)
+    verdict = unlock.attempt(shipment, matches)
+    if verdict.locked_seconds:
+        minutes = (verdict.locked_seconds + 59) // 60
+        form.add_error("postal_code", PostalCodeForm.locked_message(minutes))
+        response = _shipment_page(request, shipment, form, status=429)
+        response.headers["Retry-After"] = str(verdict.locked_seconds)
+        return _private(response)
+    if not verdict.unlocked:
+        form.add_error("postal_code", PostalCodeForm.wrong_code)
+        return _private(_shipment_page(request, shipment, form, status=403))
+    return _private(_shipment_page(request, shipment, form, unlocked=True))
+
+
+def _code_in_link(request: HttpRequest, number: str) -> HttpResponse:
+    """An old link or bookmark with ``?postal_code=``: the code is no longer read from URLs.
+
+    The page asks for it in the form; the code in the link is neither checked nor echoed.
+    """
+    shipment = lookup.shipment_find(number)
+    if shipment is None:
+        budget.lookup_charge(request, misses=1)
+        return _not_found(request, number, "unknown")
+    budget.lookup_charge(request, hits=1)
+    form = PostalCodeForm(data={})
+    form.is_valid()
+    form.errors["postal_code"] = form.error_class([PostalCodeForm.code_in_link])
+    return _private(_shipment_page(request, shipment, form))
 
 
 def _public_page(request: HttpRequest, number: str) -> HttpResponse:
     """The page anybody with the number sees: one read, cached (see tracking/site/pagecache.py)."""
     found = lookup.public_page(number)
     if found is None:
-        ratelimit.lookup_charge(request, misses=1)
+        budget.lookup_charge(request, misses=1)
         return _not_found(request, number, "unknown")
-    ratelimit.lookup_charge(request, hits=1)
+    budget.lookup_charge(request, hits=1)
     public, events = found
     etag = lookup.etag([number], [public])
     if not_modified := _not_modified(request, etag):

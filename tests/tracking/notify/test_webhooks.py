@@ -171,6 +171,20 @@ def test_the_admin_shows_the_secret_once_and_refuses_unsafe_urls(admin_client, s
     assert secret not in change_page
 
 
+def test_the_new_secret_travels_in_no_cookie(admin_client):
+    partner = factories.partner()
+    saved = admin_client.post(
+        "/admin/tracking/webhookendpoint/add/",
+        {"partner": partner.pk, "url": "https://93.184.216.34/hook", "topics": ["milestone"], "is_active": "on"},
+    )
+    assert saved.status_code == 302
+    assert "messages" not in saved.cookies  # the messages cookie is signed, not encrypted
+    assert "whsec_" not in str(saved.cookies)
+    shown = admin_client.get(saved["Location"]).content.decode()
+    assert "whsec_" in shown  # once, on the page after the POST ...
+    assert "whsec_" not in admin_client.get(saved["Location"]).content.decode()  # ... and never again
+
+
 def test_production_settings_refuse_private_and_plain_http_urls(settings):
     settings.PHOENIX_WEBHOOK_ALLOW_LOOPBACK = False
     for url in ["http://example.com/hook", "https://127.0.0.1/hook", "https://[::1]/hook", "https://192.168.1.10/x"]:

@@ -47,7 +47,7 @@ def test_the_results_page_is_conditional_too(client, on_the_way):
 
 def test_unlocked_pages_are_private_and_have_no_etag(client, on_the_way):
     url = reverse("tracking:detail", args=[on_the_way.tracking_number])
-    response = client.get(url, {"postal_code": "44100"})
+    response = client.post(url, {"postal_code": "44100"})
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "private, no-store"
     assert "ETag" not in response.headers

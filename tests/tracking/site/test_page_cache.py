@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from phoenix.db import pinning
-from tests.tracking.site.support import get_with_queries
+from tests.tracking.site.support import get_with_queries, post_with_queries
 from tracking.services import event_record
 from tracking.site import pagecache
 
@@ -105,14 +105,18 @@ def test_each_language_has_its_own_page(client, on_the_way):
 
 def test_private_details_are_never_cached(client, on_the_way):
     url = reverse("tracking:detail", args=[on_the_way.tracking_number])
-    unlocked, _ = _get(client, url + f"?postal_code={on_the_way.destination_postal_code}", HTTP_ACCEPT_LANGUAGE="en")
+    code = {"postal_code": on_the_way.destination_postal_code}
+    unlocked, _ = post_with_queries(client, url, code, HTTP_ACCEPT_LANGUAGE="en")
     assert unlocked.status_code == 200 and unlocked.context["private"] is not None
     public, queries = _get(client, url, HTTP_ACCEPT_LANGUAGE="en")
     assert queries >= 1
     assert unlocked.context["private"].recipient_name not in public.content.decode()
-    # ... and a cached public page does not answer a postal-code request either.
-    again, queries = _get(client, url + f"?postal_code={on_the_way.destination_postal_code}")
-    assert queries >= 1 and again.headers["Cache-Control"] == "private, no-store"
+    # ... and a cached public page answers neither a postal-code POST nor an old link's code.
+    again, queries = post_with_queries(client, url, code)
+    assert sum(map(len, queries.values())) >= 1 and again.headers["Cache-Control"] == "private, no-store"
+    assert again.context["private"] is not None
+    link, queries = _get(client, url + f"?postal_code={on_the_way.destination_postal_code}")
+    assert queries >= 1 and link.headers["Cache-Control"] == "private, no-store"
 
 
 def test_an_unknown_number_is_not_cached(client):

@@ -47,7 +47,7 @@ def test_public_pages_carry_no_personal_data(client, delivered, language):
 )
 def test_a_wrong_or_malformed_postal_code_unlocks_nothing(client, delivered, code, status, message):
     url = reverse("tracking:detail", args=[delivered.tracking_number])
-    response = client.get(url, {"postal_code": code}, HTTP_ACCEPT_LANGUAGE="en")
+    response = client.post(url, {"postal_code": code}, HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == status
     html = response.content.decode()
     assert message in html
@@ -59,7 +59,7 @@ def test_a_wrong_or_malformed_postal_code_unlocks_nothing(client, delivered, cod
 
 def test_the_right_postal_code_shows_the_recipient_and_proof_of_delivery_privately(client, delivered):
     url = reverse("tracking:detail", args=[delivered.tracking_number])
-    response = client.get(url, {"postal_code": " 44100 "}, HTTP_ACCEPT_LANGUAGE="en")
+    response = client.post(url, {"postal_code": " 44100 "}, HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 200
     html = response.content.decode()
     assert RECIPIENT["name"] in html

@@ -37,8 +37,8 @@ def test_hits_are_cheaper_than_misses(client, budget, on_the_way):
 def test_a_wrong_postal_code_counts_as_a_miss(client, budget, on_the_way):
     url = reverse("tracking:detail", args=[on_the_way.tracking_number])
     for code in ("10000", "10001", "10002"):
-        assert client.get(url, {"postal_code": code}).status_code == 403
-    assert client.get(url, {"postal_code": "44100"}).status_code == 429
+        assert client.post(url, {"postal_code": code}).status_code == 403
+    assert client.post(url, {"postal_code": "44100"}).status_code == 429
 
 
 def test_a_many_number_lookup_charges_each_number(client, budget, on_the_way):
