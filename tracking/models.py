@@ -458,6 +458,9 @@ class WebhookEndpoint(models.Model):
     url = models.URLField(max_length=500)
     topics = models.JSONField(default=list)
     secret_encrypted = models.TextField(editable=False)
+    # After a rotation the previous secret signs too, until ``previous_secret_until``.
+    previous_secret_encrypted = models.TextField(blank=True, editable=False)
+    previous_secret_until = models.DateTimeField(null=True, blank=True, editable=False)
     is_active = models.BooleanField(default=True)
     failing_since = models.DateTimeField(null=True, blank=True)
     disabled_at = models.DateTimeField(null=True, blank=True)
