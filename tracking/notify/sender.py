@@ -381,13 +381,14 @@ class WebhookLanes:
             if outcome.ok:
                 _webhook_sent(row, outcome, worker=self.worker, now=self.now, summary=self.summary)
                 return
-            retry_at = self.now() + retry_delay(row.attempts)
+            at = self.now()
+            retry_at = at + retry_delay(row.attempts)
             rest = [other.pk for other in self.queued.pop(row.endpoint_id, ())]
             if rest:
                 WebhookDelivery.objects.filter(
                     pk__in=rest, status=OutboxStatus.CLAIMED, lease_owner=self.worker
                 ).update(status=OutboxStatus.PENDING, next_attempt_at=retry_at, lease_owner="", lease_until=None)
-            _webhook_failed(row, outcome, worker=self.worker, now=self.now, summary=self.summary)
+            _webhook_failed(row, outcome, worker=self.worker, now=lambda: at, summary=self.summary)
         except Exception as exc:
             _failed_unexpectedly(row, exc, worker=self.worker, summary=self.summary)
 

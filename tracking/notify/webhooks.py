@@ -14,18 +14,21 @@ import hashlib
 import hmac
 import http.client
 import ipaddress
+import json
 import logging
 import secrets
 import socket
 import ssl
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -38,6 +41,7 @@ logger = logging.getLogger(__name__)
 SIGNATURE_HEADER = "QualityPost-Signature"
 TOLERANCE_SECONDS = 300
 USER_AGENT = "QualityPost-Webhooks/1"
+PING_TYPE = "webhook.ping"
 
 
 # --- URL rules ---------------------------------------------------------------------------------
@@ -164,6 +168,14 @@ def endpoint_update(
     return endpoint
 
 
+def endpoint_disable(*, endpoint: WebhookEndpoint, now: datetime | None = None) -> None:
+    """Stop deliveries to ``endpoint`` (the partner's choice): nothing new is owed to it, and
+    what is queued fails when its turn comes."""
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(is_active=False, disabled_at=now or timezone.now())
+    endpoint.refresh_from_db()
+    logger.info("webhook endpoint %s disabled by its partner", endpoint.pk)
+
+
 def _topics_check(topics) -> None:
     if not isinstance(topics, (list, tuple)) or not topics or set(topics) - set(WebhookEndpoint.Topic.values):
         raise ValidationError(_("Choose at least one event type."), code="topics")
@@ -232,6 +244,28 @@ def signature_verify(secret: str, header: str, body: bytes, *, now: float | None
         return False
     expected = signature(secret, body, timestamp=timestamp).split("v1=", 1)[1]
     return any(hmac.compare_digest(expected, value) for name, value in pairs if name == "v1")
+
+
+def endpoint_ping(*, endpoint: WebhookEndpoint) -> tuple[str, "Outcome"]:
+    """POST a signed ``webhook.ping`` to ``endpoint`` now; return its id and the outcome.
+
+    Signed like every delivery (both secrets during an overlap). Nothing is stored or retried,
+    and the outcome does not count towards disabling the endpoint.
+    """
+    event_id = str(uuid.uuid4())
+    body = json.dumps(
+        {
+            "id": event_id,
+            "type": PING_TYPE,
+            "created_at": timezone.now(),
+            "data": {"webhook_id": endpoint.pk, "url": endpoint.url},
+        },
+        cls=DjangoJSONEncoder,
+        separators=(",", ":"),
+    )
+    outcome = webhook_post(url=endpoint.url, signing_secrets=endpoint_secrets(endpoint), body=body, event_id=event_id)
+    logger.info("webhook endpoint %s pinged: %s", endpoint.pk, outcome.status or outcome.error)
+    return event_id, outcome
 
 
 # --- One POST ----------------------------------------------------------------------------------

@@ -112,6 +112,7 @@ class WebhookReceiver:
         self.fail_next = 0  # answer 500 to this many requests first
         self.always_fail = False
         self.hold_at: int | None = None
+        self.on_request = None  # called with (signature header, raw body) of every request
         self.holding = threading.Event()
         self.release = threading.Event()
         self._lock = threading.Lock()
@@ -121,6 +122,8 @@ class WebhookReceiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 ok = verify_signature(receiver.secret, self.headers.get("QualityPost-Signature", ""), body)
+                if receiver.on_request:
+                    receiver.on_request(self.headers.get("QualityPost-Signature", ""), body)
                 payload = json.loads(body)
                 with receiver._lock:
                     status = 200 if ok else 401
