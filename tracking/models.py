@@ -101,6 +101,11 @@ class Partner(models.Model):
 
     name = models.CharField(max_length=100, unique=True)
     is_active = models.BooleanField(default=True)
+    is_sandbox = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text=_("A test partner: its tokens start phxt_, its shipments are tests and e-mail nobody."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -192,6 +197,12 @@ class Shipment(models.Model):
     eta_latest = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     last_event_at = models.DateTimeField(null=True, blank=True)
+    is_test = models.BooleanField(
+        default=False,
+        db_default=False,
+        editable=False,
+        help_text=_("Created by a sandbox partner: no e-mails are sent for it."),
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -6,6 +6,7 @@ through these functions so that the forward-only milestone rules hold everywhere
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -53,12 +54,18 @@ def shipment_create(
     partner: Partner | None = None,
     occurred_at: datetime | None = None,
     source: str = EventSource.SYSTEM,
+    number_draw: Callable[[], str] = numbers.generate,
 ) -> Shipment:
-    """Create a shipment with its contacts and its ``label_created`` event."""
+    """Create a shipment with its contacts and its ``label_created`` event.
+
+    A sandbox partner's shipment is a test (``is_test``); ``number_draw`` draws its number
+    (the sandbox draws its magic numbers, tracking/sandbox.py).
+    """
     occurred_at = occurred_at or timezone.now()
     with transaction.atomic():
         shipment = Shipment(
             partner=partner,
+            is_test=bool(partner and partner.is_sandbox),
             reference=reference,
             service=service,
             weight_grams=weight_grams,
@@ -72,7 +79,7 @@ def shipment_create(
             milestone_at=occurred_at,
             last_event_at=occurred_at,
         )
-        _save_with_fresh_number(shipment)
+        _save_with_fresh_number(shipment, number_draw)
         Contact.objects.create(shipment=shipment, role=Contact.Role.RECIPIENT, **recipient)
         if sender:
             Contact.objects.create(shipment=shipment, role=Contact.Role.SENDER, **sender)
@@ -88,12 +95,12 @@ def shipment_create(
     return shipment
 
 
-def _save_with_fresh_number(shipment: Shipment) -> None:
+def _save_with_fresh_number(shipment: Shipment, draw: Callable[[], str]) -> None:
     """Save a new shipment, drawing another number on the (rare) collision."""
     from django.db import IntegrityError
 
     for _attempt in range(MAX_NUMBER_ATTEMPTS):
-        shipment.tracking_number = numbers.generate()
+        shipment.tracking_number = draw()
         try:
             with transaction.atomic():
                 shipment.save()

@@ -5,8 +5,8 @@ from django.utils import translation
 from django.views.decorators.http import require_GET
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from tracking.api import sandbox, webhooks
 from tracking.api import views as api
-from tracking.api import webhooks
 
 app_name = "api"
 
@@ -60,6 +60,8 @@ urlpatterns = [
         english(webhooks.webhook_delivery_replay),
         name="webhook-delivery-replay",
     ),
+    path("v1/sandbox/shipments", english(sandbox.sandbox_shipments), name="sandbox-shipments"),
+    path("v1/sandbox/shipments/<str:number>/advance", english(sandbox.sandbox_advance), name="sandbox-advance"),
     path("schema/", english(SpectacularAPIView.as_view()), name="schema"),
     path("docs/", english(_docs_view()), name="docs"),
     # Anything else under /api/ answers a JSON 404, never an HTML page.

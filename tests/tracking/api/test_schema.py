@@ -81,6 +81,8 @@ def test_the_schema_covers_every_endpoint_with_the_error_shape_and_token_auth(db
         "/api/v1/webhooks/{id}/deliveries",
         "/api/v1/webhooks/{id}/replay",
         "/api/v1/webhooks/{id}/deliveries/{delivery}/replay",
+        "/api/v1/sandbox/shipments",
+        "/api/v1/sandbox/shipments/{number}/advance",
     }
     assert document["components"]["securitySchemes"]["partnerToken"]["name"] == "Authorization"
     assert set(document["components"]["schemas"]["Error"]["properties"]) == {"error"}
