@@ -512,6 +512,11 @@ class WebhookDelivery(OutboxItem):
         return f"{self.event_id} -> {self.endpoint}"
 
 
+def token_scopes_all() -> list[str]:
+    """Return every scope: what a token may do unless staff narrow it."""
+    return [scope for scope in PartnerToken.Scope.values]
+
+
 class PartnerToken(models.Model):
     """An API key of a partner. Only a SHA-256 of the key is stored; the key is shown once.
 
@@ -519,19 +524,41 @@ class PartnerToken(models.Model):
     slow password hash would cost every API request tens of milliseconds.
     """
 
+    class Scope(models.TextChoices):
+        TRACKING_READ = "tracking:read", _("Tracking and proofs of delivery: read")
+        SHIPMENTS_READ = "shipments:read", _("Shipments feed: read")
+        SHIPMENTS_WRITE = "shipments:write", _("Shipments: create")
+        EVENTS_READ = "events:read", _("Events feed: read")
+        EVENTS_WRITE = "events:write", _("Scan events: post")
+        WEBHOOKS_READ = "webhooks:read", _("Webhooks: list, deliveries")
+        WEBHOOKS_WRITE = "webhooks:write", _("Webhooks: register, change, ping, rotate, replay")
+        SANDBOX_WRITE = "sandbox:write", _("Sandbox: create and advance test shipments")
+
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="tokens")
     name = models.CharField(max_length=100, blank=True, help_text=_("What the token is for, e.g. a system's name."))
     prefix = models.CharField(max_length=16, unique=True, editable=False, help_text=_("Public part, for lookup."))
     key_hash = models.CharField(max_length=64, editable=False)
     is_active = models.BooleanField(default=True)
+    scopes = models.JSONField(
+        default=token_scopes_all, help_text=_("What the token may do, per family of endpoints (docs/api.md).")
+    )
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("After this the token is refused (401 token_expired); empty: never.")
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+
+    # Audit: staff's changes of scopes, expiry and activity (the key's use is not recorded).
+    history = HistoricalRecords(get_user=history_user, excluded_fields=["last_used_at"])
 
     class Meta:
         ordering = ["partner", "created_at"]
 
     def __str__(self) -> str:
         return f"{self.partner} {self.prefix}"
+
+    def is_expired(self, now=None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or timezone.now())
 
 
 class IdempotencyKey(models.Model):
