@@ -304,6 +304,19 @@ class TrackingEvent(models.Model):
     source = models.CharField(max_length=10, choices=EventSource.choices, default=EventSource.SYSTEM)
     partner = models.ForeignKey(Partner, null=True, blank=True, on_delete=models.PROTECT, related_name="events")
     partner_event_id = models.CharField(max_length=100, null=True, blank=True)
+    token = models.ForeignKey(
+        "PartnerToken",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("The API token that sent the event (signed_by), for events posted over the API."),
+    )
+    # The shipment's partner when the event was recorded, copied so that a partner's events feed
+    # reads one index (owner, id) instead of joining every event to its shipment.
+    owner = models.ForeignKey(
+        Partner, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -323,6 +336,8 @@ class TrackingEvent(models.Model):
         indexes = [
             # Tracking page and API: a shipment's timeline in scan order.
             models.Index(fields=["shipment", "-occurred_at"], name="event_timeline"),
+            # API events feed: a partner's events in recorded order, after a cursor (keyset).
+            models.Index(fields=["owner", "id"], name="event_owner_feed"),
         ]
 
     def __str__(self) -> str:

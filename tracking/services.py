@@ -91,6 +91,7 @@ def shipment_create(
             facility=origin_facility,
             source=source,
             partner=partner,
+            owner=partner,
         )
     return shipment
 
@@ -123,6 +124,7 @@ def event_record(
     source: str = EventSource.SYSTEM,
     partner: Partner | None = None,
     partner_event_id: str | None = None,
+    token=None,
     created_by=None,
 ) -> TrackingEvent:
     """Record one event and move the shipment's state forward as the rules allow."""
@@ -143,6 +145,8 @@ def event_record(
             source=source,
             partner=partner,
             partner_event_id=partner_event_id,
+            token=token,
+            owner_id=locked.partner_id,
             created_by=created_by,
         )
         before = state_before(locked)
@@ -191,7 +195,7 @@ class _Event:
     note: str
 
 
-def events_ingest(*, partner: Partner | None, items: list, source: str = EventSource.API) -> list[dict]:
+def events_ingest(*, partner: Partner | None, items: list, source: str = EventSource.API, token=None) -> list[dict]:
     """Validate and record a batch of scan events; return one result per item, in input order.
 
     Each result is ``{"id": ..., "status": "accepted" | "duplicate" | "rejected", "errors":
@@ -201,7 +205,7 @@ def events_ingest(*, partner: Partner | None, items: list, source: str = EventSo
 
     A partner writes only the shipments it may (``_partner_write_check``): any other number is
     rejected with the same error as an unknown one. ``partner=None`` (the staff CSV import) is
-    not scoped.
+    not scoped. ``token``, the API token that sent the batch, is kept on each event (signed_by).
 
     A constant number of queries per batch: shipments, facilities and the partner's scopes by
     key, then in one
@@ -253,7 +257,7 @@ def events_ingest(*, partner: Partner | None, items: list, source: str = EventSo
 
     for attempt in range(1, INGEST_ATTEMPTS + 1):
         try:
-            statuses = _events_insert(partner, known, shipment_ids, facility_ids, source, now)
+            statuses = _events_insert(partner, known, shipment_ids, facility_ids, source, now, token)
             break
         except IntegrityError:
             # Another request inserted one of these ids (or deleted a shipment) meanwhile.
@@ -290,7 +294,7 @@ def _partner_write_check(partner: Partner | None):
     return lambda owner_id, facility_id: owner_id in shippers or (facility_id is not None and facility_id in hubs)
 
 
-def _events_insert(partner, events, shipment_ids, facility_ids, source, now) -> dict[int, str]:
+def _events_insert(partner, events, shipment_ids, facility_ids, source, now, token=None) -> dict[int, str]:
     """Insert the new events and move their shipments on; return a status per item index."""
     statuses: dict[int, str] = {}
     with transaction.atomic(using=WRITER):
@@ -331,6 +335,8 @@ def _events_insert(partner, events, shipment_ids, facility_ids, source, now) -> 
                     source=source,
                     partner=partner,
                     partner_event_id=event.id,
+                    token=token,
+                    owner_id=shipment.partner_id,
                 )
             )
         if not rows:

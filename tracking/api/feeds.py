@@ -55,21 +55,27 @@ def shipments_changed(request, *, partner: Partner) -> Response:
 def events_after(request, *, partner: Partner) -> Response:
     """Answer a page of the scan events of the partner's shipments after the cursor ``after``.
 
-    One query whatever the page size. Without ``after``, the feed starts at the oldest event.
+    Two queries whatever the page size and however many shipments the partner has: its events on
+    the index (owner, id), then their tracking numbers by key. Without ``after``, the feed starts
+    at the oldest event.
     """
     limit = page_limit(request)
     after = request.query_params.get("after")
     start = _event_cursor(after) if after else 0
+    # The partner's events by the (owner, id) index: no join to shipments, whatever their count.
     rows = list(
-        TrackingEvent.objects.filter(shipment__partner=partner, pk__gt=start, recorded_at__lte=_settled())
-        .select_related("shipment", "facility")
+        TrackingEvent.objects.filter(owner=partner, pk__gt=start, recorded_at__lte=_settled())
+        .select_related("facility", "partner", "token")
         .order_by("pk")[: limit + 1]
     )
     more, rows = len(rows) > limit, rows[:limit]
+    numbers = dict(
+        Shipment.objects.filter(pk__in={event.shipment_id for event in rows}).values_list("pk", "tracking_number")
+    )
     items = [
         {
             "id": projection.event_id(event.pk),
-            "tracking_number": event.shipment.tracking_number,
+            "tracking_number": numbers[event.shipment_id],
             "code": event.code,
             "milestone": event.milestone or None,
             "reason": event.reason or None,
@@ -77,6 +83,7 @@ def events_after(request, *, partner: Partner) -> Response:
             "recorded_at": event.recorded_at,
             "facility": event.facility.code if event.facility_id else None,
             "partner_event_id": event.partner_event_id if event.partner_id == partner.pk else None,
+            "signed_by": projection.signed_by(event, partner),
         }
         for event in rows
     ]

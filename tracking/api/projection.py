@@ -87,7 +87,7 @@ def of(request, shipments: list[Shipment]) -> list[dict]:
     timeline: dict[int, list[TrackingEvent]] = {s.pk: [] for s in shipments}
     events = (
         TrackingEvent.objects.filter(shipment__in=shipments)
-        .select_related("facility")
+        .select_related("facility", "partner", "token")
         .order_by("shipment_id", "-occurred_at", "-id")
     )
     for event in events:
@@ -169,12 +169,24 @@ def _projection(shipment: Shipment, events: list[TrackingEvent], contacts, proof
                 "facility": e.facility.code if e.facility else None,
                 "note": e.note,
                 "id": e.partner_event_id if e.partner_id == partner.pk else None,
+                "signed_by": signed_by(e, partner),
             }
             for e in events
         ],
         "proof_of_delivery": proofs,
     }
     return data
+
+
+def signed_by(event: TrackingEvent, owner) -> dict:
+    """Return who recorded ``event``, for the shipment's owner: the source, the partner that sent
+    it (a hub or carrier may write the owner's shipments) and, for the owner's own token, which one."""
+    token = event.token if event.token_id and event.partner_id == owner.pk else None
+    return {
+        "source": event.source,
+        "partner": event.partner.name if event.partner_id else None,
+        "token": {"prefix": token.prefix, "name": token.name} if token else None,
+    }
 
 
 def _proof(request, proof: ProofOfDelivery) -> dict:

@@ -391,7 +391,7 @@ def _events_create(request) -> Response:
     if not isinstance(items, list) or not 1 <= len(items) <= limit:
         message = f"Send a list of 1 to {limit} events."
         raise ApiError(400, "invalid", message, {"events": [message]})
-    results = events_ingest(partner=request.auth.partner, items=items, source=EventSource.API)
+    results = events_ingest(partner=request.auth.partner, items=items, source=EventSource.API, token=request.auth)
     counts = {status: 0 for status in ("accepted", "duplicate", "rejected")}
     for result in results:
         counts[result["status"]] += 1
