@@ -115,3 +115,11 @@ def test_staff_set_scopes_and_expiry_in_the_admin_and_the_history_names_them(adm
     assert latest.history_user == admin_user and latest.scopes == ["tracking:read", "events:write"]
     assert client.get("/api/v1/webhooks").status_code == 403
     assert admin_client.get("/admin/tracking/partnertoken/add/").status_code == 403
+
+
+def test_unknown_paths_and_methods_answer_404_and_405_whatever_the_scopes():
+    _, client = client_with([])
+    assert client.post("/api/v1/events/", {}).status_code == 404
+    assert client.client.delete("/api/v1/tracking/QP1", HTTP_AUTHORIZATION=f"Token {client.key}").status_code == 405
+    assert client.client.put("/api/v1/webhooks", HTTP_AUTHORIZATION=f"Token {client.key}").status_code == 405
+    assert client.get("/api/v1/webhooks").status_code == 403
