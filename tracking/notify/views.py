@@ -28,7 +28,7 @@ def subscribe(request: HttpRequest, number: str) -> HttpResponse:
         return _error(request, _("This tracking number is not valid; it was probably mistyped."), 404)
     if canonical != number:
         return redirect("notify:subscribe", canonical)
-    shipment = Shipment.objects.filter(tracking_number=canonical).first()
+    shipment = Shipment.objects.filter(tracking_number=canonical, is_test=False).first()
     if shipment is None:
         return _error(request, _("We have no shipment with this tracking number."), 404)
     form = SubscribeForm(request.POST or None)

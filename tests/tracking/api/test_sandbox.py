@@ -12,6 +12,7 @@ from tracking.api import sandbox
 from tracking.models import EmailNotification, Partner, Shipment, WebhookDelivery
 from tracking.notify import sender, webhooks
 from tracking.services import event_record
+from tracking.site import lookup
 
 pytestmark = pytest.mark.django_db
 
@@ -153,3 +154,19 @@ def test_create_partner_makes_a_sandbox_partner(capsys):
     partner = Partner.objects.get(name="Tienda de Pruebas")
     assert partner.is_sandbox
     assert "phxt_" in capsys.readouterr().out
+
+
+def test_test_shipments_are_invisible_to_the_public_and_other_partners(sandbox_partner, facilities, client):
+    _, owner, _ = sandbox_partner
+    number = new_shipment(owner, "delivered")["tracking_number"]
+    live = factories.shipment()
+    assert client.get(f"/track/{live.tracking_number}/").status_code == 200
+    assert client.get(f"/track/{number}/").status_code == 404
+    assert client.get(f"/track/{number}/notify/").status_code == 404
+    assert set(lookup.shipments_many([number, live.tracking_number])) == {live.tracking_number}  # the list page's
+    assert ApiClient().get(f"/api/v1/tracking/{number}").status_code == 404
+    other = ApiClient(factories.partner_token()[1])
+    assert other.get(f"/api/v1/tracking/{number}").status_code == 404
+    listed = ApiClient().get("/api/v1/tracking", {"numbers": number}).json()["results"]
+    assert [item["status"] for item in listed] == ["not_found"]
+    assert owner.get(f"/api/v1/tracking/{number}").json()["private"]["reference"] == "sandbox-delivered"
