@@ -90,23 +90,57 @@ def deliveries_run(*, worker: str, now: Callable[[], datetime] = timezone.now, o
     outbox_recover(now=now())
     lanes = WebhookLanes(worker=worker, now=now, summary=summary, on_claim=on_claim)
     ends = time.monotonic() + RUN_SECONDS
-    email_batches = 0
+    batches = dict.fromkeys(CHANNELS, 0)
     try:
         while time.monotonic() < ends:
-            emails = []
-            if email_batches < MAX_BATCHES:
-                emails = _claim(EmailNotification, worker=worker, now=now(), on_claim=on_claim)
-                email_batches += bool(emails)
-            if emails:
-                _send_emails(emails, worker=worker, now=now, summary=summary)
+            sent_batch = False
+            for channel in CHANNELS:
+                if batches[channel] >= MAX_BATCHES:
+                    continue
+                rows = _claim(channel.model, worker=worker, now=now(), on_claim=on_claim, related=channel.related)
+                if rows:
+                    batches[channel] += 1
+                    sent_batch = True
+                    channel.send(rows, worker=worker, now=now, summary=summary)
             claimed = lanes.fill()
-            if not emails and not claimed and lanes.idle:
+            if not sent_batch and not claimed and lanes.idle:
                 break
-            lanes.wait(0 if emails else LANE_POLL_SECONDS)
+            lanes.wait(0 if sent_batch else LANE_POLL_SECONDS)
     finally:
         lanes.close()
     summary.next_due = next_due()
     return summary
+
+
+# --- Channels sent in batches from the run's thread -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Channel:
+    """An outbox model sent in batches by the run's own thread, at most once per row.
+
+    ``send(rows, *, worker, now, summary)`` sends claimed rows through ``_start`` and
+    ``_finish``; a row left ``sending`` by a crash becomes ``uncertain`` (never resent).
+    E-mail is one; SMS or WhatsApp register the same way (``channel_register``).
+    """
+
+    name: str
+    model: type
+    send: Callable
+    related: tuple[str, ...] = ()
+
+
+CHANNELS: list[Channel] = []
+
+
+def channel_register(name: str, model, send: Callable, *, related: tuple[str, ...] = ()) -> None:
+    """Add a channel to every run: ``name`` for logs and the admin ("SMTP", "SMS"), its outbox
+    model, its batch sender, and the relations its rows need (one query with the claim)."""
+    CHANNELS.append(Channel(name=name, model=model, send=send, related=related))
+
+
+def _outbox_models() -> list:
+    return [channel.model for channel in CHANNELS] + [WebhookDelivery]
 
 
 def outbox_recover(*, now: datetime, worker: str | None = None) -> int:
@@ -118,16 +152,17 @@ def outbox_recover(*, now: datetime, worker: str | None = None) -> int:
     held = Q(lease_owner=worker) if worker else Q(lease_until__lte=now)
     released = 0
     with transaction.atomic():
-        for model in (EmailNotification, WebhookDelivery):
+        for model in _outbox_models():
             released += model.objects.filter(held, status=OutboxStatus.CLAIMED).update(
                 status=OutboxStatus.PENDING, lease_owner="", lease_until=None
             )
-        released += EmailNotification.objects.filter(held, status=OutboxStatus.SENDING).update(
-            status=OutboxStatus.UNCERTAIN,
-            lease_owner="",
-            lease_until=None,
-            last_error="worker stopped during the SMTP exchange; not resent (at most once)",
-        )
+        for channel in CHANNELS:
+            released += channel.model.objects.filter(held, status=OutboxStatus.SENDING).update(
+                status=OutboxStatus.UNCERTAIN,
+                lease_owner="",
+                lease_until=None,
+                last_error=f"worker stopped during the {channel.name} exchange; not resent (at most once)",
+            )
         released += WebhookDelivery.objects.filter(held, status=OutboxStatus.SENDING).update(
             status=OutboxStatus.PENDING, next_attempt_at=now, lease_owner="", lease_until=None
         )
@@ -140,7 +175,7 @@ def next_due() -> datetime | None:
     """Return when the outbox next needs a worker: the next retry or the end of a lease."""
     times = []
     with transaction.atomic():  # read the writer: a replica may not have the latest rows yet
-        for model in (EmailNotification, WebhookDelivery):
+        for model in _outbox_models():
             found = model.objects.filter(status=OutboxStatus.PENDING).aggregate(at=Min("next_attempt_at"))["at"]
             leased = model.objects.filter(status__in=[OutboxStatus.CLAIMED, OutboxStatus.SENDING]).aggregate(
                 at=Min("lease_until")
@@ -149,7 +184,7 @@ def next_due() -> datetime | None:
     return min(times) if times else None
 
 
-def _claim(model, *, worker: str, now: datetime, on_claim, exclude: Q | None = None) -> list:
+def _claim(model, *, worker: str, now: datetime, on_claim, related=(), exclude: Q | None = None) -> list:
     lease_until = now + timedelta(seconds=settings.PHOENIX_NOTIFY_LEASE_SECONDS)
     with transaction.atomic():
         ids = list(
@@ -169,7 +204,6 @@ def _claim(model, *, worker: str, now: datetime, on_claim, exclude: Q | None = N
         )
         if on_claim:
             on_claim(lease_until)
-        related = ("subscription__shipment",) if model is EmailNotification else ("endpoint",)
         return list(model.objects.filter(pk__in=ids).select_related(*related, "event").order_by("next_attempt_at"))
 
 
@@ -276,6 +310,9 @@ def _smtp_permanent(exc: Exception) -> bool:
     return isinstance(code, int) and code >= 500
 
 
+channel_register("SMTP", EmailNotification, _send_emails, related=("subscription__shipment",))
+
+
 # --- Webhooks: one lane per endpoint ------------------------------------------------------------
 
 
@@ -313,7 +350,12 @@ class WebhookLanes:
             return 0
         busy = {row.endpoint_id for row in self.running.values()} | {pk for pk, rows in self.queued.items() if rows}
         rows = _claim(
-            WebhookDelivery, worker=self.worker, now=self.now(), on_claim=self.on_claim, exclude=Q(endpoint__in=busy)
+            WebhookDelivery,
+            worker=self.worker,
+            now=self.now(),
+            on_claim=self.on_claim,
+            related=("endpoint",),
+            exclude=Q(endpoint__in=busy),
         )
         for row in rows:
             self.queued.setdefault(row.endpoint_id, deque()).append(row)
