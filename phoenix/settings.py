@@ -497,6 +497,7 @@ PHOENIX_NOTIFY_CONFIRMATIONS_PER_ADDRESS_PER_DAY = env_int("PHOENIX_NOTIFY_CONFI
 # Webhook URLs must be HTTPS to a public address. Only tests and local stacks set this, to
 # allow http:// to 127.0.0.1 (never any other private address).
 PHOENIX_WEBHOOK_ALLOW_LOOPBACK = env_bool("PHOENIX_WEBHOOK_ALLOW_LOOPBACK")
+# Wall-clock deadline of one delivery attempt (connect, TLS, request, answer), in seconds.
 PHOENIX_WEBHOOK_TIMEOUT = env_int("PHOENIX_WEBHOOK_TIMEOUT", 10)
 
 # --- WhatsApp and SMS updates (docs/notifications.md, "Phone updates") ---
@@ -529,3 +530,5 @@ PHOENIX_SNS_CERT_URL_PATTERN = env_str(
 PHOENIX_PHONE_MESSAGES_PER_SHIPMENT = env_int("PHOENIX_PHONE_MESSAGES_PER_SHIPMENT", 6)
 PHOENIX_QUIET_HOURS_START = env_int("PHOENIX_QUIET_HOURS_START", 21)
 PHOENIX_QUIET_HOURS_END = env_int("PHOENIX_QUIET_HOURS_END", 8)
+# Webhook lanes (one per endpoint) with a POST in flight at once, per worker process.
+PHOENIX_WEBHOOK_LANES = env_int("PHOENIX_WEBHOOK_LANES", 8)

@@ -5,7 +5,8 @@ function-level import. The rooms: ``phoenix`` (the project: settings, database r
 nothing of ``tracking``; the domain at ``tracking/``'s root serves every audience and imports
 none of them, except that recording a scan event records what it owes (``tracking.notify.outbox``);
 each audience (``site``, ``api``, ``admin``, ``notify``, ``cutover``) builds on the domain and not
-on another audience, except the admin, which registers the notify screens.
+on another audience, except the admin, which registers the notify screens, and the API, whose
+webhook self-service calls the same notify functions (registration, URL rules, replay) as the admin.
 """
 
 import ast
@@ -23,7 +24,7 @@ ALLOWED = {
     "phoenix": set(),
     "domain": {"notify.outbox"},
     "site": set(),
-    "api": set(),
+    "api": {"notify.webhooks", "notify.outbox"},
     "admin": {"notify"},
     "notify": set(),
     "cutover": set(),

@@ -101,6 +101,11 @@ class Partner(models.Model):
 
     name = models.CharField(max_length=100, unique=True)
     is_active = models.BooleanField(default=True)
+    is_sandbox = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text=_("A test partner: its tokens start phxt_, its shipments are tests and e-mail nobody."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -192,6 +197,12 @@ class Shipment(models.Model):
     eta_latest = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     last_event_at = models.DateTimeField(null=True, blank=True)
+    is_test = models.BooleanField(
+        default=False,
+        db_default=False,
+        editable=False,
+        help_text=_("Created by a sandbox partner: no e-mails are sent for it."),
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -293,6 +304,19 @@ class TrackingEvent(models.Model):
     source = models.CharField(max_length=10, choices=EventSource.choices, default=EventSource.SYSTEM)
     partner = models.ForeignKey(Partner, null=True, blank=True, on_delete=models.PROTECT, related_name="events")
     partner_event_id = models.CharField(max_length=100, null=True, blank=True)
+    token = models.ForeignKey(
+        "PartnerToken",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("The API token that sent the event (signed_by), for events posted over the API."),
+    )
+    # The shipment's partner when the event was recorded, copied so that a partner's events feed
+    # reads one index (owner, id) instead of joining every event to its shipment.
+    owner = models.ForeignKey(
+        Partner, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -312,6 +336,8 @@ class TrackingEvent(models.Model):
         indexes = [
             # Tracking page and API: a shipment's timeline in scan order.
             models.Index(fields=["shipment", "-occurred_at"], name="event_timeline"),
+            # API events feed: a partner's events in recorded order, after a cursor (keyset).
+            models.Index(fields=["owner", "id"], name="event_owner_feed"),
         ]
 
     def __str__(self) -> str:
@@ -458,6 +484,9 @@ class WebhookEndpoint(models.Model):
     url = models.URLField(max_length=500)
     topics = models.JSONField(default=list)
     secret_encrypted = models.TextField(editable=False)
+    # After a rotation the previous secret signs too, until ``previous_secret_until``.
+    previous_secret_encrypted = models.TextField(blank=True, editable=False)
+    previous_secret_until = models.DateTimeField(null=True, blank=True, editable=False)
     is_active = models.BooleanField(default=True)
     failing_since = models.DateTimeField(null=True, blank=True)
     disabled_at = models.DateTimeField(null=True, blank=True)
@@ -498,6 +527,11 @@ class WebhookDelivery(OutboxItem):
         return f"{self.event_id} -> {self.endpoint}"
 
 
+def token_scopes_all() -> list[str]:
+    """Return every scope: what a token may do unless staff narrow it."""
+    return [scope for scope in PartnerToken.Scope.values]
+
+
 class PartnerToken(models.Model):
     """An API key of a partner. Only a SHA-256 of the key is stored; the key is shown once.
 
@@ -505,19 +539,41 @@ class PartnerToken(models.Model):
     slow password hash would cost every API request tens of milliseconds.
     """
 
+    class Scope(models.TextChoices):
+        TRACKING_READ = "tracking:read", _("Tracking and proofs of delivery: read")
+        SHIPMENTS_READ = "shipments:read", _("Shipments feed: read")
+        SHIPMENTS_WRITE = "shipments:write", _("Shipments: create")
+        EVENTS_READ = "events:read", _("Events feed: read")
+        EVENTS_WRITE = "events:write", _("Scan events: post")
+        WEBHOOKS_READ = "webhooks:read", _("Webhooks: list, deliveries")
+        WEBHOOKS_WRITE = "webhooks:write", _("Webhooks: register, change, ping, rotate, replay")
+        SANDBOX_WRITE = "sandbox:write", _("Sandbox: create and advance test shipments")
+
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="tokens")
     name = models.CharField(max_length=100, blank=True, help_text=_("What the token is for, e.g. a system's name."))
     prefix = models.CharField(max_length=16, unique=True, editable=False, help_text=_("Public part, for lookup."))
     key_hash = models.CharField(max_length=64, editable=False)
     is_active = models.BooleanField(default=True)
+    scopes = models.JSONField(
+        default=token_scopes_all, help_text=_("What the token may do, per family of endpoints (docs/api.md).")
+    )
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("After this the token is refused (401 token_expired); empty: never.")
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+
+    # Audit: staff's changes of scopes, expiry and activity (the key's use is not recorded).
+    history = HistoricalRecords(get_user=history_user, excluded_fields=["last_used_at"])
 
     class Meta:
         ordering = ["partner", "created_at"]
 
     def __str__(self) -> str:
         return f"{self.partner} {self.prefix}"
+
+    def is_expired(self, now=None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or timezone.now())
 
 
 class IdempotencyKey(models.Model):

@@ -46,10 +46,30 @@ def damm_digit(digits: str) -> int:
     return interim
 
 
+# Bodies that start with SANDBOX_MARK are the sandbox's (docs/api.md, Sandbox): the digit after
+# the mark names the script the shipment follows. Live numbers are never drawn there.
+SANDBOX_MARK = "99"
+
+
 def generate() -> str:
     """Return a new random tracking number (uniqueness is the database's job)."""
-    body = "".join(secrets.choice("0123456789") for _ in range(BODY_DIGITS))
+    while True:
+        body = "".join(secrets.choice("0123456789") for _ in range(BODY_DIGITS))
+        if not body.startswith(SANDBOX_MARK):
+            return f"{PREFIX}{body}{damm_digit(body)}"
+
+
+def sandbox_generate(script: int) -> str:
+    """Return a new random sandbox number for the script numbered ``script`` (1 to 9)."""
+    rest = "".join(secrets.choice("0123456789") for _ in range(BODY_DIGITS - len(SANDBOX_MARK) - 1))
+    body = f"{SANDBOX_MARK}{script}{rest}"
     return f"{PREFIX}{body}{damm_digit(body)}"
+
+
+def sandbox_script(number: str) -> int | None:
+    """Return the script digit of a canonical sandbox number, or None for a live number."""
+    body = number[len(PREFIX) :]
+    return int(body[len(SANDBOX_MARK)]) if body.startswith(SANDBOX_MARK) else None
 
 
 def from_body(body: int) -> str:

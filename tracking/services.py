@@ -6,6 +6,7 @@ through these functions so that the forward-only milestone rules hold everywhere
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -55,16 +56,21 @@ def shipment_create(
     occurred_at: datetime | None = None,
     source: str = EventSource.SYSTEM,
     phone_updates: dict | None = None,
+    number_draw: Callable[[], str] = numbers.generate,
 ) -> Shipment:
     """Create a shipment with its contacts and its ``label_created`` event.
 
     ``phone_updates`` (``phone_subscription_add``'s arguments but the shipment and source) is
     the shipper's word that the recipient agreed to WhatsApp/SMS updates at that number.
+
+    A sandbox partner's shipment is a test (``is_test``); ``number_draw`` draws its number
+    (the sandbox draws its magic numbers, tracking/sandbox.py).
     """
     occurred_at = occurred_at or timezone.now()
     with transaction.atomic():
         shipment = Shipment(
             partner=partner,
+            is_test=bool(partner and partner.is_sandbox),
             reference=reference,
             service=service,
             weight_grams=weight_grams,
@@ -78,7 +84,7 @@ def shipment_create(
             milestone_at=occurred_at,
             last_event_at=occurred_at,
         )
-        _save_with_fresh_number(shipment)
+        _save_with_fresh_number(shipment, number_draw)
         Contact.objects.create(shipment=shipment, role=Contact.Role.RECIPIENT, **recipient)
         if sender:
             Contact.objects.create(shipment=shipment, role=Contact.Role.SENDER, **sender)
@@ -90,6 +96,7 @@ def shipment_create(
             facility=origin_facility,
             source=source,
             partner=partner,
+            owner=partner,
         )
         if phone_updates:
             phone_subscription_add(
@@ -151,12 +158,12 @@ def phone_subscription_add(
     return subscription
 
 
-def _save_with_fresh_number(shipment: Shipment) -> None:
+def _save_with_fresh_number(shipment: Shipment, draw: Callable[[], str]) -> None:
     """Save a new shipment, drawing another number on the (rare) collision."""
     from django.db import IntegrityError
 
     for _attempt in range(MAX_NUMBER_ATTEMPTS):
-        shipment.tracking_number = numbers.generate()
+        shipment.tracking_number = draw()
         try:
             with transaction.atomic():
                 shipment.save()
@@ -179,6 +186,7 @@ def event_record(
     source: str = EventSource.SYSTEM,
     partner: Partner | None = None,
     partner_event_id: str | None = None,
+    token=None,
     created_by=None,
 ) -> TrackingEvent:
     """Record one event and move the shipment's state forward as the rules allow."""
@@ -199,6 +207,8 @@ def event_record(
             source=source,
             partner=partner,
             partner_event_id=partner_event_id,
+            token=token,
+            owner_id=locked.partner_id,
             created_by=created_by,
         )
         before = state_before(locked)
@@ -247,7 +257,7 @@ class _Event:
     note: str
 
 
-def events_ingest(*, partner: Partner | None, items: list, source: str = EventSource.API) -> list[dict]:
+def events_ingest(*, partner: Partner | None, items: list, source: str = EventSource.API, token=None) -> list[dict]:
     """Validate and record a batch of scan events; return one result per item, in input order.
 
     Each result is ``{"id": ..., "status": "accepted" | "duplicate" | "rejected", "errors":
@@ -257,7 +267,7 @@ def events_ingest(*, partner: Partner | None, items: list, source: str = EventSo
 
     A partner writes only the shipments it may (``_partner_write_check``): any other number is
     rejected with the same error as an unknown one. ``partner=None`` (the staff CSV import) is
-    not scoped.
+    not scoped. ``token``, the API token that sent the batch, is kept on each event (signed_by).
 
     A constant number of queries per batch: shipments, facilities and the partner's scopes by
     key, then in one
@@ -309,7 +319,7 @@ def events_ingest(*, partner: Partner | None, items: list, source: str = EventSo
 
     for attempt in range(1, INGEST_ATTEMPTS + 1):
         try:
-            statuses = _events_insert(partner, known, shipment_ids, facility_ids, source, now)
+            statuses = _events_insert(partner, known, shipment_ids, facility_ids, source, now, token)
             break
         except IntegrityError:
             # Another request inserted one of these ids (or deleted a shipment) meanwhile.
@@ -346,7 +356,7 @@ def _partner_write_check(partner: Partner | None):
     return lambda owner_id, facility_id: owner_id in shippers or (facility_id is not None and facility_id in hubs)
 
 
-def _events_insert(partner, events, shipment_ids, facility_ids, source, now) -> dict[int, str]:
+def _events_insert(partner, events, shipment_ids, facility_ids, source, now, token=None) -> dict[int, str]:
     """Insert the new events and move their shipments on; return a status per item index."""
     statuses: dict[int, str] = {}
     with transaction.atomic(using=WRITER):
@@ -387,6 +397,8 @@ def _events_insert(partner, events, shipment_ids, facility_ids, source, now) -> 
                     source=source,
                     partner=partner,
                     partner_event_id=event.id,
+                    token=token,
+                    owner_id=shipment.partner_id,
                 )
             )
         if not rows:

@@ -59,3 +59,14 @@ def s3_media(s3_server, settings):
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     return s3
+
+
+@pytest.fixture
+def receiver(settings):
+    """A webhook receiver on loopback that checks signatures (tests/tracking/notify/support.py)."""
+    from tests.tracking.notify.support import WebhookReceiver
+
+    server = WebhookReceiver()
+    settings.PHOENIX_WEBHOOK_ALLOW_LOOPBACK = True
+    yield server
+    server.close()

@@ -8,6 +8,6 @@ proof-of-delivery views). Permissions: Django's model permissions plus ``record_
 This module is the one list of the app's admin registrations: Django imports it at start-up.
 """
 
-from tracking.admin import shipments  # noqa: F401
+from tracking.admin import shipments, tokens  # noqa: F401
 from tracking.notify import admin as notify_admin  # noqa: F401
 from tracking.notify import phone_admin  # noqa: F401

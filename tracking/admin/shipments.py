@@ -659,9 +659,14 @@ class PartnerScopeInline(admin.TabularInline):
 
 @admin.register(Partner)
 class PartnerAdmin(admin.ModelAdmin):
-    list_display = ["name", "is_active", "created_at"]
+    list_display = ["name", "is_active", "is_sandbox", "created_at"]
+    list_filter = ["is_sandbox", "is_active"]
     search_fields = ["name"]
     inlines = [PartnerScopeInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A token's phx_/phxt_ marker must match its partner: the kind is chosen once, at creation.
+        return ["is_sandbox"] if obj is not None else []
 
 
 @admin.register(PartnerScope)

@@ -20,6 +20,7 @@ from phoenix.db import state
 from phoenix.db.errors import WriterUnavailable, is_lost, is_read_only
 from phoenix.db.pinning import pin_key
 from tracking import budget
+from tracking.api.errors import ApiError
 from tracking.api.tokens import partner_token_find
 from tracking.services import WRITER
 
@@ -93,8 +94,11 @@ class PartnerTokenAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed("Unknown token.")
         if not token.is_active:
             raise exceptions.AuthenticationFailed("This token is disabled.")
+        if token.is_expired():
+            raise TokenExpired(f"This token expired at {token.expires_at.isoformat()}; ask QualityPost for a new one.")
         if not token.partner.is_active:
             raise exceptions.PermissionDenied("This partner is disabled; contact QualityPost.")
+        scope_check(request, token)
         record_use(token)
         pin_partner(request._request, token.partner)
         # Answers to a partner may hold its private data: PrivateAnswersMiddleware marks them.
@@ -103,6 +107,34 @@ class PartnerTokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return self.keyword
+
+
+class TokenExpired(exceptions.AuthenticationFailed):
+    default_code = "token_expired"
+
+
+# The first path segment after /api/v1/ -> the family its scopes name (proofs are tracking's).
+FAMILIES = {"tracking": "tracking", "proofs": "tracking", "shipments": "shipments", "events": "events"}
+FAMILIES |= {"webhooks": "webhooks", "sandbox": "sandbox"}
+
+
+def scope_check(request, token) -> None:
+    """Refuse (403 insufficient_scope) a request its token's scopes do not cover.
+
+    The scope is ``<family>:read`` for GET, HEAD and OPTIONS, ``<family>:write`` otherwise.
+    """
+    match = request.resolver_match
+    if match is None or match.url_name is None:
+        return  # no endpoint at this path: the 404 says so, whatever the scopes
+    family = FAMILIES.get(request.path.removeprefix("/api/v1/").split("/", 1)[0])
+    action = "read" if request.method in ("GET", "HEAD", "OPTIONS") else "write"
+    needed = f"{family}:{action}"
+    view = (request.parser_context or {}).get("view")
+    if family is None or needed not in token.Scope.values or request.method not in view.allowed_methods:
+        return  # a method this endpoint does not take: the 405 says so, whatever the scopes
+    if needed not in token.scopes:
+        granted = ", ".join(token.scopes) or "none"
+        raise ApiError(403, "insufficient_scope", f"This token lacks the scope {needed} (it has: {granted}).")
 
 
 class TokenFailureThrottle(SimpleRateThrottle):

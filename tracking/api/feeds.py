@@ -36,7 +36,7 @@ def shipments_changed(request, *, partner: Partner) -> Response:
 
     Four queries whatever the page size: the page, its events, contacts and proofs.
     """
-    limit = _limit(request)
+    limit = page_limit(request)
     projection.language_of(request)
     cursor = request.query_params.get("cursor")
     queryset = Shipment.objects.filter(partner=partner, updated_at__lte=_settled())
@@ -49,27 +49,33 @@ def shipments_changed(request, *, partner: Partner) -> Response:
     more, page = len(page) > limit, page[:limit]
     items = projection.of(request, page)
     after = projection.opaque(f"{page[-1].updated_at.isoformat()}|{page[-1].pk}") if more else None
-    return _page(request, {"shipments": items}, after, "cursor", limit)
+    return page_response(request, {"shipments": items}, after, "cursor", limit)
 
 
 def events_after(request, *, partner: Partner) -> Response:
     """Answer a page of the scan events of the partner's shipments after the cursor ``after``.
 
-    One query whatever the page size. Without ``after``, the feed starts at the oldest event.
+    Two queries whatever the page size and however many shipments the partner has: its events on
+    the index (owner, id), then their tracking numbers by key. Without ``after``, the feed starts
+    at the oldest event.
     """
-    limit = _limit(request)
+    limit = page_limit(request)
     after = request.query_params.get("after")
     start = _event_cursor(after) if after else 0
+    # The partner's events by the (owner, id) index: no join to shipments, whatever their count.
     rows = list(
-        TrackingEvent.objects.filter(shipment__partner=partner, pk__gt=start, recorded_at__lte=_settled())
-        .select_related("shipment", "facility")
+        TrackingEvent.objects.filter(owner=partner, pk__gt=start, recorded_at__lte=_settled())
+        .select_related("facility", "partner", "token")
         .order_by("pk")[: limit + 1]
     )
     more, rows = len(rows) > limit, rows[:limit]
+    numbers = dict(
+        Shipment.objects.filter(pk__in={event.shipment_id for event in rows}).values_list("pk", "tracking_number")
+    )
     items = [
         {
             "id": projection.event_id(event.pk),
-            "tracking_number": event.shipment.tracking_number,
+            "tracking_number": numbers[event.shipment_id],
             "code": event.code,
             "milestone": event.milestone or None,
             "reason": event.reason or None,
@@ -77,13 +83,14 @@ def events_after(request, *, partner: Partner) -> Response:
             "recorded_at": event.recorded_at,
             "facility": event.facility.code if event.facility_id else None,
             "partner_event_id": event.partner_event_id if event.partner_id == partner.pk else None,
+            "signed_by": projection.signed_by(event, partner),
         }
         for event in rows
     ]
     # The cursor of the last item is where the next request starts, even on the last page, so
     # that a client polling the feed keeps its place; ``next`` is null only when nothing is left.
     last = items[-1]["id"] if items else after
-    return _page(request, {"events": items, "cursor": last}, last if more else None, "after", limit)
+    return page_response(request, {"events": items, "cursor": last}, last if more else None, "after", limit)
 
 
 def _settled() -> datetime:
@@ -91,7 +98,7 @@ def _settled() -> datetime:
     return timezone.now() - timedelta(seconds=settings.PHOENIX_FEED_SETTLE_SECONDS)
 
 
-def _page(request, body: dict, cursor: str | None, name: str, limit: int) -> Response:
+def page_response(request, body: dict, cursor: str | None, name: str, limit: int) -> Response:
     """Return the page with ``next`` in the body and, when there is one, in a Link header."""
     next_url = None
     if cursor is not None:
@@ -106,7 +113,7 @@ def _page(request, body: dict, cursor: str | None, name: str, limit: int) -> Res
     return response
 
 
-def _limit(request) -> int:
+def page_limit(request) -> int:
     value = request.query_params.get("limit", str(PAGE_DEFAULT))
     if not value.isdigit() or not 1 <= int(value) <= PAGE_MAX:
         message = f"Give a whole number from 1 to {PAGE_MAX}."

@@ -7,6 +7,7 @@ partner meets it. Personal data and proofs appear only with the owning partner's
 import base64
 
 from django.conf import settings
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import translation
 
@@ -68,10 +69,11 @@ def by_number(request, canonical: list[str]) -> dict[str, dict]:
     """Return the projection of each found shipment by number (see ``of``; one query more)."""
     if not canonical:
         return {}
-    return {
-        data["tracking_number"]: data
-        for data in of(request, list(Shipment.objects.filter(tracking_number__in=canonical)))
-    }
+    found = Shipment.objects.filter(tracking_number__in=canonical)
+    # A sandbox partner's test shipments are seen by that partner only.
+    partner = request.auth.partner if request.auth is not None else None
+    found = found.filter(Q(is_test=False) | Q(partner=partner)) if partner else found.filter(is_test=False)
+    return {data["tracking_number"]: data for data in of(request, list(found))}
 
 
 def of(request, shipments: list[Shipment]) -> list[dict]:
@@ -87,7 +89,7 @@ def of(request, shipments: list[Shipment]) -> list[dict]:
     timeline: dict[int, list[TrackingEvent]] = {s.pk: [] for s in shipments}
     events = (
         TrackingEvent.objects.filter(shipment__in=shipments)
-        .select_related("facility")
+        .select_related("facility", "partner", "token")
         .order_by("shipment_id", "-occurred_at", "-id")
     )
     for event in events:
@@ -169,12 +171,24 @@ def _projection(shipment: Shipment, events: list[TrackingEvent], contacts, proof
                 "facility": e.facility.code if e.facility else None,
                 "note": e.note,
                 "id": e.partner_event_id if e.partner_id == partner.pk else None,
+                "signed_by": signed_by(e, partner),
             }
             for e in events
         ],
         "proof_of_delivery": proofs,
     }
     return data
+
+
+def signed_by(event: TrackingEvent, owner) -> dict:
+    """Return who recorded ``event``, for the shipment's owner: the source, the partner that sent
+    it (a hub or carrier may write the owner's shipments) and, for the owner's own token, which one."""
+    token = event.token if event.token_id and event.partner_id == owner.pk else None
+    return {
+        "source": event.source,
+        "partner": event.partner.name if event.partner_id else None,
+        "token": {"prefix": token.prefix, "name": token.name} if token else None,
+    }
 
 
 def _proof(request, proof: ProofOfDelivery) -> dict:

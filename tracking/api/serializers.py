@@ -8,7 +8,7 @@ the output ones, only describe the payloads for the OpenAPI schema.
 from rest_framework import serializers
 
 from tracking import phones
-from tracking.models import EventCode, ExceptionReason, Milestone, PhoneChannel, Service
+from tracking.models import EventCode, EventSource, ExceptionReason, Milestone, PhoneChannel, Service
 from tracking.services import MAX_EVENTS_PER_INGEST
 
 MAX_SHIPMENTS_PER_REQUEST = 100
@@ -173,7 +173,8 @@ class TrackingSerializer(serializers.Serializer):
     private = serializers.DictField(
         required=False,
         help_text="Only with the token of the partner that created the shipment: reference, service, "
-        "weight, recipient, sender, per event the facility code, note and your id, and `proof_of_delivery`: "
+        "weight, recipient, sender, per event the facility code, note, your id and `signed_by` (source, partner "
+        "and, for your own token, its prefix and name), and `proof_of_delivery`: "
         "a list (oldest first, often empty) of {id, kind (photo or signature), content_type, uploaded_at, url}, "
         "where url is the absolute link to GET /api/v1/proofs/{id}.",
     )
@@ -195,6 +196,17 @@ class ShipmentsPageSerializer(serializers.Serializer):
     next = serializers.URLField(allow_null=True, help_text="The next page, or null at the end.")
 
 
+class SignedByTokenSerializer(serializers.Serializer):
+    prefix = serializers.CharField(help_text="The public part of the token (phx_<prefix>_...).")
+    name = serializers.CharField(allow_blank=True)
+
+
+class SignedBySerializer(serializers.Serializer):
+    source = serializers.ChoiceField(choices=EventSource.choices, help_text="How the event reached Phoenix.")
+    partner = serializers.CharField(allow_null=True, help_text="The partner that sent it (you, a hub, a carrier).")
+    token = SignedByTokenSerializer(allow_null=True, help_text="Which of your tokens sent it, for your own events.")
+
+
 class FeedEventSerializer(serializers.Serializer):
     id = serializers.CharField(help_text="Opaque and stable; also a cursor for `after`.")
     tracking_number = serializers.CharField()
@@ -205,6 +217,7 @@ class FeedEventSerializer(serializers.Serializer):
     recorded_at = serializers.DateTimeField(help_text="When Phoenix recorded it (the feed's order).")
     facility = serializers.CharField(allow_null=True, help_text="The facility code.")
     partner_event_id = serializers.CharField(allow_null=True, help_text="Your id, for events you posted.")
+    signed_by = SignedBySerializer(help_text="Who recorded the event.")
 
 
 class EventsPageSerializer(serializers.Serializer):

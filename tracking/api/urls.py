@@ -5,6 +5,7 @@ from django.utils import translation
 from django.views.decorators.http import require_GET
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from tracking.api import sandbox, webhooks
 from tracking.api import views as api
 
 app_name = "api"
@@ -48,6 +49,19 @@ urlpatterns = [
     path("v1/proofs/<int:id>", english(api.proof_file), name="proof"),
     path("v1/shipments", english(api.shipments), name="shipments"),
     path("v1/events", english(api.events), name="events"),
+    path("v1/webhooks", english(webhooks.webhooks_collection), name="webhooks"),
+    path("v1/webhooks/<int:id>", english(webhooks.webhook_detail), name="webhook"),
+    path("v1/webhooks/<int:id>/ping", english(webhooks.webhook_ping), name="webhook-ping"),
+    path("v1/webhooks/<int:id>/rotate-secret", english(webhooks.webhook_rotate_secret), name="webhook-rotate"),
+    path("v1/webhooks/<int:id>/deliveries", english(webhooks.webhook_deliveries), name="webhook-deliveries"),
+    path("v1/webhooks/<int:id>/replay", english(webhooks.webhook_replay_failed), name="webhook-replay"),
+    path(
+        "v1/webhooks/<int:id>/deliveries/<str:delivery>/replay",
+        english(webhooks.webhook_delivery_replay),
+        name="webhook-delivery-replay",
+    ),
+    path("v1/sandbox/shipments", english(sandbox.sandbox_shipments), name="sandbox-shipments"),
+    path("v1/sandbox/shipments/<str:number>/advance", english(sandbox.sandbox_advance), name="sandbox-advance"),
     path("schema/", english(SpectacularAPIView.as_view()), name="schema"),
     path("docs/", english(_docs_view()), name="docs"),
     # Anything else under /api/ answers a JSON 404, never an HTML page.

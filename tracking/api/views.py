@@ -437,7 +437,7 @@ def _events_create(request) -> Response:
         message = f"Send a list of 1 to {limit} events."
         raise ApiError(400, "invalid", message, {"events": [message]})
     _lookup_allowed(request)
-    results = events_ingest(partner=request.auth.partner, items=items, source=EventSource.API)
+    results = events_ingest(partner=request.auth.partner, items=items, source=EventSource.API, token=request.auth)
     # An event for a number this partner may not write is answered as an unknown number: a miss.
     misses = sum(
         1

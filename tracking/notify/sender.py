@@ -16,7 +16,11 @@ state says exactly what may have happened:
 
 import logging
 import smtplib
+import time
+from collections import deque
 from collections.abc import Callable
+from concurrent import futures
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -51,6 +55,10 @@ EMAIL_MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 DISABLE_AFTER = timedelta(days=1)
 BATCH_SIZE = 50
 MAX_BATCHES = 20
+# A run claims for at most this long (then a follow-up run takes over), well inside the lease.
+RUN_SECONDS = 60
+# While lanes run, how often the run looks for newly due rows.
+LANE_POLL_SECONDS = 0.5
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -70,23 +78,70 @@ class Summary:
 def deliveries_run(*, worker: str, now: Callable[[], datetime] = timezone.now, on_claim=None) -> Summary:
     """Deliver everything due, in batches; return what happened and when to look again.
 
+    E-mails go in batches from this thread; webhooks go in their lanes (``WebhookLanes``), one
+    per endpoint, side by side, and the loop keeps claiming while lanes run, so deliveries that
+    fall due during the run (another partner's, for instance) leave without waiting for a slow
+    receiver. A run ends when nothing is due and no lane runs, or after ``RUN_SECONDS``: lanes
+    then finish their attempt in flight and hand back what they had not started.
+
     ``on_claim(lease_until)`` is called inside each claim transaction (the task layer uses it
     to schedule a guard run at the lease's end, committed together with the claim).
     """
     summary = Summary()
     outbox_recover(now=now())
-    for _batch in range(MAX_BATCHES):
-        emails = _claim(EmailNotification, worker=worker, now=now(), on_claim=on_claim)
-        deliveries = _claim(WebhookDelivery, worker=worker, now=now(), on_claim=on_claim)
-        if emails:
-            _send_emails(emails, worker=worker, now=now, summary=summary)
-        for delivery in deliveries:
-            _guarded(_send_webhook, delivery, worker=worker, now=now, summary=summary)
-        phoned = _send_phone_batch(worker=worker, now=now, summary=summary, on_claim=on_claim)
-        if not emails and not deliveries and not phoned:
-            break
+    lanes = WebhookLanes(worker=worker, now=now, summary=summary, on_claim=on_claim)
+    ends = time.monotonic() + RUN_SECONDS
+    batches = dict.fromkeys(CHANNELS, 0)
+    try:
+        while time.monotonic() < ends:
+            sent_batch = False
+            for channel in CHANNELS:
+                if batches[channel] >= MAX_BATCHES:
+                    continue
+                rows = _claim(channel.model, worker=worker, now=now(), on_claim=on_claim, related=channel.related)
+                if rows:
+                    batches[channel] += 1
+                    sent_batch = True
+                    channel.send(rows, worker=worker, now=now, summary=summary)
+            claimed = lanes.fill()
+            if not sent_batch and not claimed and lanes.idle:
+                break
+            lanes.wait(0 if sent_batch else LANE_POLL_SECONDS)
+    finally:
+        lanes.close()
     summary.next_due = next_due()
     return summary
+
+
+# --- Channels sent in batches from the run's thread -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Channel:
+    """An outbox model sent in batches by the run's own thread, at most once per row.
+
+    ``send(rows, *, worker, now, summary)`` sends claimed rows through ``_start`` and
+    ``_finish``; a row left ``sending`` by a crash becomes ``uncertain`` (never resent).
+    E-mail is one; SMS or WhatsApp register the same way (``channel_register``).
+    """
+
+    name: str
+    model: type
+    send: Callable
+    related: tuple[str, ...] = ()
+
+
+CHANNELS: list[Channel] = []
+
+
+def channel_register(name: str, model, send: Callable, *, related: tuple[str, ...] = ()) -> None:
+    """Add a channel to every run: ``name`` for logs and the admin ("SMTP", "SMS"), its outbox
+    model, its batch sender, and the relations its rows need (one query with the claim)."""
+    CHANNELS.append(Channel(name=name, model=model, send=send, related=related))
+
+
+def _outbox_models() -> list:
+    return [channel.model for channel in CHANNELS] + [WebhookDelivery]
 
 
 def outbox_recover(*, now: datetime, worker: str | None = None) -> int:
@@ -98,22 +153,17 @@ def outbox_recover(*, now: datetime, worker: str | None = None) -> int:
     held = Q(lease_owner=worker) if worker else Q(lease_until__lte=now)
     released = 0
     with transaction.atomic():
-        for model in (EmailNotification, WebhookDelivery, PhoneMessage):
+        for model in _outbox_models():
             released += model.objects.filter(held, status=OutboxStatus.CLAIMED).update(
                 status=OutboxStatus.PENDING, lease_owner="", lease_until=None
             )
-        released += EmailNotification.objects.filter(held, status=OutboxStatus.SENDING).update(
-            status=OutboxStatus.UNCERTAIN,
-            lease_owner="",
-            lease_until=None,
-            last_error="worker stopped during the SMTP exchange; not resent (at most once)",
-        )
-        released += PhoneMessage.objects.filter(held, status=OutboxStatus.SENDING).update(
-            status=OutboxStatus.UNCERTAIN,
-            lease_owner="",
-            lease_until=None,
-            last_error="worker stopped during the exchange with the platform; not resent (at most once)",
-        )
+        for channel in CHANNELS:
+            released += channel.model.objects.filter(held, status=OutboxStatus.SENDING).update(
+                status=OutboxStatus.UNCERTAIN,
+                lease_owner="",
+                lease_until=None,
+                last_error=f"worker stopped during the {channel.name} exchange; not resent (at most once)",
+            )
         released += WebhookDelivery.objects.filter(held, status=OutboxStatus.SENDING).update(
             status=OutboxStatus.PENDING, next_attempt_at=now, lease_owner="", lease_until=None
         )
@@ -126,7 +176,7 @@ def next_due() -> datetime | None:
     """Return when the outbox next needs a worker: the next retry or the end of a lease."""
     times = []
     with transaction.atomic():  # read the writer: a replica may not have the latest rows yet
-        for model in (EmailNotification, WebhookDelivery, PhoneMessage):
+        for model in _outbox_models():
             found = model.objects.filter(status=OutboxStatus.PENDING).aggregate(at=Min("next_attempt_at"))["at"]
             leased = model.objects.filter(status__in=[OutboxStatus.CLAIMED, OutboxStatus.SENDING]).aggregate(
                 at=Min("lease_until")
@@ -135,7 +185,7 @@ def next_due() -> datetime | None:
     return min(times) if times else None
 
 
-def _claim(model, *, worker: str, now: datetime, on_claim) -> list:
+def _claim(model, *, worker: str, now: datetime, on_claim, related=(), exclude: Q | None = None) -> list:
     lease_until = now + timedelta(seconds=settings.PHOENIX_NOTIFY_LEASE_SECONDS)
     with transaction.atomic():
         ids = list(
@@ -144,6 +194,7 @@ def _claim(model, *, worker: str, now: datetime, on_claim) -> list:
                 Q(status=OutboxStatus.PENDING, next_attempt_at__lte=now)
                 | Q(status=OutboxStatus.CLAIMED, lease_until__lte=now)
             )
+            .exclude(exclude or Q(pk__in=[]))
             .order_by("next_attempt_at")
             .values_list("pk", flat=True)[:BATCH_SIZE]
         )
@@ -154,10 +205,6 @@ def _claim(model, *, worker: str, now: datetime, on_claim) -> list:
         )
         if on_claim:
             on_claim(lease_until)
-        related = {
-            EmailNotification: ("subscription__shipment",),
-            PhoneMessage: ("subscription__shipment__destination_facility",),
-        }.get(model, ("endpoint",))
         return list(model.objects.filter(pk__in=ids).select_related(*related, "event").order_by("next_attempt_at"))
 
 
@@ -166,11 +213,15 @@ def _guarded(send, row, *, worker: str, summary: Summary, **kwargs) -> None:
     try:
         send(row, worker=worker, summary=summary, **kwargs)
     except Exception as exc:
-        logger.exception("notify %s %s: unexpected error", type(row).__name__, row.pk)
-        type(row).objects.filter(
-            pk=row.pk, lease_owner=worker, status__in=[OutboxStatus.CLAIMED, OutboxStatus.SENDING]
-        ).update(status=OutboxStatus.FAILED, last_error=f"{type(exc).__name__}: {exc}"[:500], lease_owner="")
-        summary.failed += 1
+        _failed_unexpectedly(row, exc, worker=worker, summary=summary)
+
+
+def _failed_unexpectedly(row, exc: Exception, *, worker: str, summary: Summary) -> None:
+    logger.error("notify %s %s: unexpected error", type(row).__name__, row.pk, exc_info=exc)
+    type(row).objects.filter(
+        pk=row.pk, lease_owner=worker, status__in=[OutboxStatus.CLAIMED, OutboxStatus.SENDING]
+    ).update(status=OutboxStatus.FAILED, last_error=f"{type(exc).__name__}: {exc}"[:500], lease_owner="")
+    summary.failed += 1
 
 
 def _start(row, *, worker: str, now: datetime) -> bool:
@@ -202,15 +253,16 @@ def _set_aside(row, *, worker: str, status: str, reason: str) -> None:
 _PHONE_LEASE = messaging.Lease(start=_start, finish=_finish, set_aside=_set_aside, retry_delay=retry_delay)
 
 
-def _send_phone_batch(*, worker: str, now, summary: Summary, on_claim) -> bool:
-    """Claim one batch of due WhatsApp/SMS messages and send them; return whether there was one."""
-    rows = _claim(PhoneMessage, worker=worker, now=now(), on_claim=on_claim)
+def _send_phones(rows: list[PhoneMessage], *, worker: str, now, summary: Summary) -> None:
+    """Send claimed WhatsApp/SMS messages (messaging.message_send: rules, fallback, at most once)."""
     senders = messaging.Senders()
     for row in rows:
         _guarded(
             messaging.message_send, row, worker=worker, now=now, summary=summary, lease=_PHONE_LEASE, senders=senders
         )
-    return bool(rows)
+
+
+channel_register("WhatsApp/SMS", PhoneMessage, _send_phones, related=("subscription__shipment__destination_facility",))
 
 
 # --- E-mail -----------------------------------------------------------------------------------
@@ -276,34 +328,142 @@ def _smtp_permanent(exc: Exception) -> bool:
     return isinstance(code, int) and code >= 500
 
 
-# --- Webhooks ---------------------------------------------------------------------------------
+channel_register("SMTP", EmailNotification, _send_emails, related=("subscription__shipment",))
 
 
-def _send_webhook(row: WebhookDelivery, *, worker: str, now, summary: Summary) -> None:
-    endpoint = row.endpoint
-    if not endpoint.is_active:
-        _set_aside(row, worker=worker, status=OutboxStatus.FAILED, reason="endpoint disabled")
-        summary.failed += 1
-        return
-    if not _start(row, worker=worker, now=now()):
-        return
-    outcome = webhooks.webhook_post(
-        url=endpoint.url,
-        secret=sealing.unseal(endpoint.secret_encrypted),
-        body=row.payload,
-        event_id=str(row.uuid),
-    )
-    at = now()
-    if outcome.ok:
-        _finish(
-            row, worker=worker, status=OutboxStatus.SENT, sent_at=at, last_status_code=outcome.status, last_error=""
+# --- Webhooks: one lane per endpoint ------------------------------------------------------------
+
+
+class WebhookLanes:
+    """Webhook deliveries in lanes: one lane per endpoint, lanes side by side.
+
+    A lane sends its endpoint's claimed deliveries one at a time, oldest first; up to
+    PHOENIX_WEBHOOK_LANES lanes have a POST in flight at once, each bounded by the attempt's
+    deadline (PHOENIX_WEBHOOK_TIMEOUT, wall clock). A failed attempt closes its lane for the
+    run: the lane's other deliveries go back to the queue, due when the failed one is retried,
+    so an endpoint that is down costs one attempt per retry, not one per delivery. An endpoint
+    with a lane in this run is not claimed again until its lane is empty.
+
+    Only the POST (``webhooks.webhook_post``, no database) runs in the pool's threads; claims,
+    ``sending`` and outcomes are committed by the calling thread, on its own connection.
+    """
+
+    def __init__(self, *, worker: str, now: Callable[[], datetime], summary: Summary, on_claim):
+        self.worker = worker
+        self.now = now
+        self.summary = summary
+        self.on_claim = on_claim
+        self.queued: dict[int, deque[WebhookDelivery]] = {}
+        self.running: dict[Future, WebhookDelivery] = {}
+        self.started = 0
+        self.pool = ThreadPoolExecutor(max_workers=settings.PHOENIX_WEBHOOK_LANES, thread_name_prefix="webhook-lane")
+
+    @property
+    def idle(self) -> bool:
+        return not self.running and not any(self.queued.values())
+
+    def fill(self) -> int:
+        """Claim due deliveries of endpoints without a lane; start idle lanes; return how many."""
+        if self.started >= BATCH_SIZE * MAX_BATCHES:
+            return 0
+        busy = {row.endpoint_id for row in self.running.values()} | {pk for pk, rows in self.queued.items() if rows}
+        rows = _claim(
+            WebhookDelivery,
+            worker=self.worker,
+            now=self.now(),
+            on_claim=self.on_claim,
+            related=("endpoint",),
+            exclude=Q(endpoint__in=busy),
         )
-        WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=False).update(failing_since=None)
-        summary.sent += 1
-        logger.info("notify webhook %s sent to endpoint %s", row.uuid, endpoint.pk)
-        return
+        for row in rows:
+            self.queued.setdefault(row.endpoint_id, deque()).append(row)
+        self._start_lanes()
+        return len(rows)
+
+    def wait(self, timeout: float) -> None:
+        """Record the attempts that end within ``timeout`` seconds and move their lanes on."""
+        if not self.running:
+            return
+        done, _pending = futures.wait(list(self.running), timeout=timeout, return_when=futures.FIRST_COMPLETED)
+        for future in done:
+            self._record(future)
+        self._start_lanes()
+
+    def close(self) -> None:
+        """Hand back what no lane started, let the attempts in flight end, stop the threads."""
+        waiting = [row.pk for rows in self.queued.values() for row in rows]
+        self.queued.clear()
+        if waiting:
+            WebhookDelivery.objects.filter(pk__in=waiting, status=OutboxStatus.CLAIMED, lease_owner=self.worker).update(
+                status=OutboxStatus.PENDING, lease_owner="", lease_until=None
+            )
+        for future in futures.as_completed(list(self.running)):
+            self._record(future)
+        self.pool.shutdown(wait=True)
+
+    def _start_lanes(self) -> None:
+        active = {row.endpoint_id for row in self.running.values()}
+        for endpoint_id, rows in self.queued.items():
+            while rows and endpoint_id not in active:
+                row = rows.popleft()
+                future = self._begin(row)
+                if future is not None:
+                    self.running[future] = row
+                    active.add(endpoint_id)
+
+    def _begin(self, row: WebhookDelivery) -> Future | None:
+        """Commit ``sending`` for ``row`` and start its POST; None when it is not to be sent."""
+        endpoint = row.endpoint
+        try:
+            if not endpoint.is_active:
+                _set_aside(row, worker=self.worker, status=OutboxStatus.FAILED, reason="endpoint disabled")
+                self.summary.failed += 1
+                return None
+            signing_secrets = webhooks.endpoint_secrets(endpoint, now=self.now())
+            if not _start(row, worker=self.worker, now=self.now()):
+                return None
+        except Exception as exc:
+            _failed_unexpectedly(row, exc, worker=self.worker, summary=self.summary)
+            return None
+        self.started += 1
+        return self.pool.submit(
+            webhooks.webhook_post,
+            url=endpoint.url,
+            signing_secrets=signing_secrets,
+            body=row.payload,
+            event_id=str(row.uuid),
+        )
+
+    def _record(self, future: Future) -> None:
+        row = self.running.pop(future)
+        try:
+            outcome = future.result()
+            if outcome.ok:
+                _webhook_sent(row, outcome, worker=self.worker, now=self.now, summary=self.summary)
+                return
+            at = self.now()
+            retry_at = at + retry_delay(row.attempts)
+            rest = [other.pk for other in self.queued.pop(row.endpoint_id, ())]
+            if rest:
+                WebhookDelivery.objects.filter(
+                    pk__in=rest, status=OutboxStatus.CLAIMED, lease_owner=self.worker
+                ).update(status=OutboxStatus.PENDING, next_attempt_at=retry_at, lease_owner="", lease_until=None)
+            _webhook_failed(row, outcome, worker=self.worker, now=lambda: at, summary=self.summary)
+        except Exception as exc:
+            _failed_unexpectedly(row, exc, worker=self.worker, summary=self.summary)
+
+
+def _webhook_sent(row: WebhookDelivery, outcome: webhooks.Outcome, *, worker: str, now, summary: Summary) -> None:
+    _finish(row, worker=worker, status=OutboxStatus.SENT, sent_at=now(), last_status_code=outcome.status, last_error="")
+    WebhookEndpoint.objects.filter(pk=row.endpoint_id, failing_since__isnull=False).update(failing_since=None)
+    summary.sent += 1
+    logger.info("notify webhook %s sent to endpoint %s", row.uuid, row.endpoint_id)
+
+
+def _webhook_failed(row: WebhookDelivery, outcome: webhooks.Outcome, *, worker: str, now, summary: Summary) -> None:
+    at = now()
     with transaction.atomic():
-        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=row.endpoint_id)
         if endpoint.failing_since is None:
             endpoint.failing_since = at
             endpoint.save(update_fields=["failing_since"])

@@ -34,7 +34,7 @@ def _shipment_or_error(request: HttpRequest, number: str, *, view: str):
         response = _error(request, _("Too many lookups from your connection. Please wait a moment and try again."), 429)
         response.headers["Retry-After"] = str(retry_after)
         return None, response
-    shipment = Shipment.objects.filter(tracking_number=canonical).first()
+    shipment = Shipment.objects.filter(tracking_number=canonical, is_test=False).first()
     if shipment is None:
         budget.lookup_charge(request, misses=1)
         return None, _error(request, _("We have no shipment with this tracking number."), 404)

@@ -177,7 +177,7 @@ def shipments_many(tracking_numbers: list[str]) -> dict[str, PublicShipment]:
     instead of looking the numbers up in their unique index.
     """
     rows = (
-        Shipment.objects.filter(tracking_number__in=tracking_numbers)
+        Shipment.objects.filter(tracking_number__in=tracking_numbers, is_test=False)  # sandbox: not public
         .prefetch_related("destination_facility")
         .annotate(
             last_code=_latest("code"),
@@ -209,7 +209,7 @@ def _public_page_sql() -> str:
         f"SELECT {', '.join(columns)}, e.code, e.occurred_at, f.city, f.time_zone"
         f" FROM {shipment} s JOIN {facility} d ON d.id = s.destination_facility_id"
         f" LEFT JOIN {event} e ON e.shipment_id = s.id LEFT JOIN {facility} f ON f.id = e.facility_id"
-        " WHERE s.tracking_number = %s ORDER BY e.occurred_at DESC, e.id DESC"
+        " WHERE s.tracking_number = %s AND NOT s.is_test ORDER BY e.occurred_at DESC, e.id DESC"
     )
 
 
@@ -276,7 +276,10 @@ def public_page(number: str) -> tuple[PublicShipment, list[PublicEvent]] | None:
 
 
 def shipment_find(number: str, *, with_recipient: bool = False) -> Shipment | None:
-    """Return the shipment with its facilities (and recipient, when asked) or None. One query."""
+    """Return the shipment with its facilities (and recipient, when asked) or None. One query.
+
+    A sandbox partner's test shipment is not public: None.
+    """
     queryset = Shipment.objects.select_related("origin_facility", "destination_facility")
     if with_recipient:
         queryset = queryset.annotate(
@@ -284,7 +287,7 @@ def shipment_find(number: str, *, with_recipient: bool = False) -> Shipment | No
         ).select_related("recipient")
     # Sliced rather than .first(): the number is unique, and ordering by pk costs the ORM more
     # than the rest of the query's compilation.
-    return next(iter(queryset.filter(tracking_number=number)[:1]), None)
+    return next(iter(queryset.filter(tracking_number=number, is_test=False)[:1]), None)
 
 
 def timeline(shipment: Shipment) -> list[TrackingEvent]:

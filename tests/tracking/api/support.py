@@ -23,6 +23,14 @@ class ApiClient:
         body = raw if raw is not None else json.dumps(data)
         return self.client.generic("POST", path, body, content_type=content_type, **self._headers(headers))
 
+    def patch(self, path: str, data=None, **headers):
+        return self.client.generic(
+            "PATCH", path, json.dumps(data), content_type="application/json", **self._headers(headers)
+        )
+
+    def delete(self, path: str, **headers):
+        return self.client.generic("DELETE", path, **self._headers(headers))
+
 
 def error_of(response) -> dict:
     """Return the error object of a response, checking the one shape."""

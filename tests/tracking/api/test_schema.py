@@ -74,6 +74,15 @@ def test_the_schema_covers_every_endpoint_with_the_error_shape_and_token_auth(db
         "/api/v1/proofs/{id}",
         "/api/v1/shipments",
         "/api/v1/events",
+        "/api/v1/webhooks",
+        "/api/v1/webhooks/{id}",
+        "/api/v1/webhooks/{id}/ping",
+        "/api/v1/webhooks/{id}/rotate-secret",
+        "/api/v1/webhooks/{id}/deliveries",
+        "/api/v1/webhooks/{id}/replay",
+        "/api/v1/webhooks/{id}/deliveries/{delivery}/replay",
+        "/api/v1/sandbox/shipments",
+        "/api/v1/sandbox/shipments/{number}/advance",
     }
     assert document["components"]["securitySchemes"]["partnerToken"]["name"] == "Authorization"
     assert set(document["components"]["schemas"]["Error"]["properties"]) == {"error"}
@@ -87,6 +96,13 @@ def test_the_schema_covers_every_endpoint_with_the_error_shape_and_token_auth(db
     proofs = document["paths"]["/api/v1/proofs/{id}"]["get"]
     assert {"200", "302", "401", "404"} <= set(proofs["responses"])
     assert proofs["security"] == [{"partnerToken": []}]
+    hooks = document["paths"]["/api/v1/webhooks"]
+    assert {"201", "400", "401", "429"} <= set(hooks["post"]["responses"])
+    assert "secret" in document["components"]["schemas"]["WebhookWithSecret"]["properties"]
+    assert "secret" not in document["components"]["schemas"]["WebhookOut"]["properties"]
+    for path, method in [("/api/v1/webhooks/{id}", "delete"), ("/api/v1/webhooks/{id}/replay", "post")]:
+        assert hooks["get"]["security"] == document["paths"][path][method]["security"] == [{"partnerToken": []}]
+        assert "404" in document["paths"][path][method]["responses"]
 
 
 def test_the_docs_page_loads_swagger_ui_without_inline_scripts(db):

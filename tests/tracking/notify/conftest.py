@@ -1,8 +1,9 @@
-"""Fixtures for the notification tests: real receivers on loopback (see support.py)."""
+"""Fixtures for the notification tests: a real SMTP server on loopback (see support.py); the webhook
+receiver fixture is in tests/tracking/conftest.py (the API's webhook tests use it too)."""
 
 import pytest
 
-from tests.tracking.notify.support import WAIT_SECONDS, SMTPReceiver, WebhookReceiver
+from tests.tracking.notify.support import WAIT_SECONDS, SMTPReceiver
 
 
 @pytest.fixture
@@ -14,14 +15,6 @@ def smtp_server(settings):
     settings.EMAIL_USE_TLS = False
     settings.EMAIL_TIMEOUT = WAIT_SECONDS
     settings.PHOENIX_SITE_URL = "https://tracking.qualitypost.test"
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def receiver(settings):
-    server = WebhookReceiver()
-    settings.PHOENIX_WEBHOOK_ALLOW_LOOPBACK = True
     yield server
     server.close()
 

@@ -95,12 +95,12 @@ def link_in(message, path_part: str) -> str:
 
 def verify_signature(secret: str, header: str, body: bytes, tolerance: int = 300) -> bool:
     """The receiver's check, as docs/notifications.md tells partners to write it."""
-    parts = dict(item.split("=", 1) for item in header.split(","))
-    timestamp = int(parts["t"])
+    pairs = [item.split("=", 1) for item in header.split(",")]
+    timestamp = int(dict(pairs)["t"])
     if abs(time.time() - timestamp) > tolerance:
         return False
     expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, parts["v1"])
+    return any(hmac.compare_digest(expected, value) for name, value in pairs if name == "v1")
 
 
 class WebhookReceiver:
@@ -112,6 +112,7 @@ class WebhookReceiver:
         self.fail_next = 0  # answer 500 to this many requests first
         self.always_fail = False
         self.hold_at: int | None = None
+        self.on_request = None  # called with (signature header, raw body) of every request
         self.holding = threading.Event()
         self.release = threading.Event()
         self._lock = threading.Lock()
@@ -121,6 +122,8 @@ class WebhookReceiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 ok = verify_signature(receiver.secret, self.headers.get("QualityPost-Signature", ""), body)
+                if receiver.on_request:
+                    receiver.on_request(self.headers.get("QualityPost-Signature", ""), body)
                 payload = json.loads(body)
                 with receiver._lock:
                     status = 200 if ok else 401

@@ -22,12 +22,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--hub", metavar="CODE", action="append", default=[], help="facility code of a hub scope (repeatable)"
         )
+        parser.add_argument(
+            "--sandbox",
+            action="store_true",
+            help="a new sandbox (test) partner: its tokens start phxt_ and its shipments e-mail nobody",
+        )
         parser.add_argument("--dry-run", action="store_true", help="check the arguments, change nothing")
 
-    def handle(self, *args, name, token_for, disable, token_name, hub, dry_run, **options):
+    def handle(self, *args, name, token_for, disable, token_name, hub, sandbox, dry_run, **options):
         chosen = [value for value in (name, token_for, disable) if value]
         if len(chosen) != 1:
             raise CommandError("Give exactly one of: NAME, --token-for NAME, --disable NAME.")
+        if sandbox and not name:
+            raise CommandError("--sandbox goes with a new partner's NAME.")
         if hub and not name:
             raise CommandError(
                 "--hub goes with a new partner's NAME; change an existing partner's scopes in the admin."
@@ -49,7 +56,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"Would create partner {name!r} with a token.")
                 return
             with transaction.atomic(using=WRITER):
-                partner = Partner.objects.create(name=name)
+                partner = Partner.objects.create(name=name, is_sandbox=sandbox)
                 _, key = partner_token_create(partner=partner, name=token_name)
                 for facility in hubs:
                     PartnerScope.objects.create(
