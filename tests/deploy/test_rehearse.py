@@ -4,9 +4,10 @@ The full rehearsal (``make rehearse``) also creates the DR restore and the migra
 here the primary region's layers of docs/deploy.md section 3 are created as the docs order
 them, docs/rehearsal.md must list exactly the resources the shim replaced, and one instance
 boots from the user data the application stack rendered (deploy/rehearse/boot.py; it starts
-its own MariaDB writer and replica). The DR restore of the sealed columns
-(deploy/rehearse/restore.py) runs here too; the boots under faults only in make rehearse (their
-quick form is in test_userdata.py and test_phoenix_env.py).
+its own MariaDB writer and replica). The boots under faults and the DR restore of the sealed
+columns run only in make rehearse, which fails when one of them does (their quick forms: a
+writer outage in test_userdata.py, a Parameter Store brown-out in test_phoenix_env.py, the
+rotated key's fallbacks opening sealed values in test_secret_key_rotation.py).
 """
 
 import dataclasses
@@ -14,13 +15,11 @@ import json
 
 import pytest
 
-from deploy.local.lab.servers import moto_server
 from deploy.rehearse import REPO, shim
 from deploy.rehearse.boot import bake_builds_the_application, exported, first_boot
 from deploy.rehearse.cloud import Created, rehearse
 from deploy.rehearse.findings import elb_log_account
 from deploy.rehearse.report import shimmed_rows
-from deploy.rehearse.restore import dr_restore
 from deploy.rehearse.templates import PLAN, Step, context, imports, live_resources, load
 
 PRIMARY = tuple(step for step in PLAN if step.phase == "primary")
@@ -119,15 +118,3 @@ def test_a_dr_application_stack_with_the_primary_log_account_is_a_finding():
     ]
     assert elb_log_account([Created(dr)]) == []  # as the docs say now
     assert elb_log_account([Created(next(step for step in PRIMARY if step.template == "application"))]) == []
-
-
-def test_the_dr_restore_reads_every_sealed_column_with_the_replicated_key_only():
-    """docs/deploy.md section 9: sealed values written under the primary's key open in the DR
-    region with the key of the secret's replica, and with no newly generated one."""
-    with moto_server() as endpoint:
-        restore = dr_restore(endpoint, say=lambda message: None)
-    assert restore.error == ""
-    assert restore.same_key
-    assert restore.rows >= 2 and restore.opened == restore.rows
-    assert restore.wrong_key_opened == 0
-    assert restore.healthy
