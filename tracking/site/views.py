@@ -3,7 +3,7 @@
 import logging
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.views.decorators.http import require_safe
@@ -11,6 +11,7 @@ from django.views.decorators.http import require_safe
 from tracking import numbers
 from tracking.site import lookup, pagecache, ratelimit
 from tracking.site.forms import LookupForm, PostalCodeForm
+from tracking.site.templating import render
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,205 @@
+"""The public pages' templates: Jinja2 through Django's own backend, strings and URLs made once.
+
+The public pages (home, results, detail, not found, too many) are rendered from
+tracking/jinja2/tracking/ by the ``jinja2`` entry of TEMPLATES; the staff admin, the notify
+pages and the e-mails stay on Django templates. A rendered page cost some 9 M instructions
+through Django's template language, most of them spent on things that are the same for every
+visitor of a language: about 45 translations and six URL reversals (docs/performance.md).
+Here each is computed once per process and language:
+
+- ``_`` in a template is the ``Catalog`` of the active language: ``_("Track")`` is
+  ``{% translate "Track" %}``, ``_.block(msgid, name=value)`` is ``{% blocktranslate %}``
+  (the values escaped, the text not, as Django does), ``_.count(singular, plural, n)`` is
+  ``{% blocktranslate count counter=n %}``, ``_.context(context, msgid)`` is
+  ``{% translate msgid context context %}``.
+- ``url(name)`` reverses a URL without arguments once per script prefix; ``detail_url(number)``
+  fills the detail page's pattern.
+- ``static(path)`` asks the storage (the manifest in production) once per path.
+
+Every value a template prints is escaped as Django escapes (``&#x27;`` for a quote, where
+markupsafe would write ``&#39;``), so the pages are byte for byte what the Django templates
+wrote (tests/tracking/site/test_templates_jinja.py renders both).
+"""
+
+import html
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse
+from django.template import engines
+from django.template.defaultfilters import floatformat, join, timesince_filter
+from django.templatetags.static import static as django_static
+from django.urls import get_script_prefix, reverse
+from django.utils import dateformat, formats, translation
+from django.utils.html import conditional_escape
+from jinja2 import Environment
+from markupsafe import Markup
+
+# Which engine renders the public pages: "jinja2"; "django" renders the Django templates these
+# replaced (tracking/templates/tracking/), kept while the two are compared.
+ENGINE = "jinja2"
+
+
+def _escape(value) -> Markup:
+    """Escape like django.utils.html.escape (Jinja2 escapes every printed value after this)."""
+    if hasattr(value, "__html__"):
+        return value
+    return Markup(html.escape(str(value)))  # noqa: S704 (escaped here)
+
+
+class Catalog:
+    """One language's translations for the public templates, each looked up once per process."""
+
+    def __init__(self, language: str):
+        self.language = language
+        self._done: dict = {}
+
+    def _once(self, key, make):
+        try:
+            return self._done[key]
+        except KeyError:
+            with translation.override(self.language):
+                value = self._done[key] = make()
+            return value
+
+    def __call__(self, message: str) -> Markup:
+        """``{% translate "message" %}``: the translation (of a literal, so not escaped, as in Django)."""
+        return self._once(message, lambda: Markup(translation.gettext(message)))  # noqa: S704 (our catalog)
+
+    def context(self, context: str, message: str) -> str:
+        """``{% translate message context context %}``, unescaped (used as a date format)."""
+        return self._once((context, message), lambda: translation.pgettext(context, message))
+
+    def block(self, message: str, **values) -> Markup:
+        """``{% blocktranslate with name=value %}``: the text as translated, the values escaped."""
+        text = self._once(("block", message), lambda: translation.gettext(message))
+        escaped = {name: conditional_escape(value) for name, value in values.items()}
+        return Markup(text % escaped)  # noqa: S704 (our catalog, the values escaped)
+
+    def count(self, singular: str, plural: str, counter: int, **values) -> Markup:
+        """``{% blocktranslate count counter=n %}``: as ``block``, in the plural form of ``counter``."""
+        text = self._once((singular, plural, counter), lambda: translation.ngettext(singular, plural, counter))
+        escaped = {name: conditional_escape(value) for name, value in values.items()}
+        return Markup(text % {"counter": formats.localize(counter), **escaped})  # noqa: S704 (as block)
+
+
+_catalogs: dict[str, Catalog] = {}
+_languages: dict[str, list[dict]] = {}
+_urls: dict[tuple, str] = {}
+_statics: dict[str, str] = {}
+
+
+@receiver(setting_changed)
+def _forget(**kwargs) -> None:
+    """Settings changed (tests): URLs, static paths and translations are made again."""
+    for memo in (_catalogs, _languages, _urls, _statics):
+        memo.clear()
+
+
+def catalog(language: str) -> Catalog:
+    try:
+        return _catalogs[language]
+    except KeyError:
+        return _catalogs.setdefault(language, Catalog(language))
+
+
+def languages(current: str) -> list[dict]:
+    """The language switch's buttons (``{% get_language_info_list %}``), once per language."""
+    try:
+        return _languages[current]
+    except KeyError:
+        buttons = []
+        for code, _name in settings.LANGUAGES:
+            info = translation.get_language_info(code)
+            local = info["name_local"]
+            buttons.append({"code": code, "name": local[:1].upper() + local[1:], "pressed": code == current})
+        return _languages.setdefault(current, buttons)
+
+
+def url(name: str) -> str:
+    """``{% url name %}`` for a URL without arguments, reversed once per script prefix."""
+    key = (name, get_script_prefix())
+    try:
+        return _urls[key]
+    except KeyError:
+        return _urls.setdefault(key, reverse(name))
+
+
+_NUMBER = "QP000000000000"  # a placeholder in the reversed pattern; numbers are [A-Z0-9]
+
+
+def _with_number(name: str, number: str) -> str:
+    key = (name, get_script_prefix())
+    try:
+        pattern = _urls[key]
+    except KeyError:
+        pattern = _urls.setdefault(key, reverse(name, args=[_NUMBER]))
+    if number.isalnum() and number.isascii():
+        return pattern.replace(_NUMBER, number)
+    return reverse(name, args=[number])
+
+
+def detail_url(number: str) -> str:
+    return _with_number("tracking:detail", number)
+
+
+def subscribe_url(number: str) -> str:
+    return _with_number("notify:subscribe", number)
+
+
+def static(path: str) -> str:
+    try:
+        return _statics[path]
+    except KeyError:
+        return _statics.setdefault(path, django_static(path))
+
+
+def local(moment: datetime, zone: str) -> datetime:
+    """``moment`` in ``zone`` (what {% timezone zone %} does to a date filter's value)."""
+    return moment.astimezone(ZoneInfo(zone))
+
+
+def date(moment: datetime | None, format_string: str) -> str:
+    """Django's ``date`` filter on a value already in its local zone."""
+    if moment is None:
+        return ""
+    return formats.date_format(moment, format_string)
+
+
+def time(moment: datetime | None) -> str:
+    """Django's ``time`` filter (TIME_FORMAT) on a value already in its local zone."""
+    if moment is None:
+        return ""
+    return dateformat.time_format(moment, formats.get_format("TIME_FORMAT"))
+
+
+def page_context(request: HttpRequest) -> dict:
+    """What every public page's template gets besides its own context (a context processor)."""
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    return {"_": catalog(language), "LANGUAGE_CODE": language, "languages": languages(language)}
+
+
+def environment(**options) -> Environment:
+    """The Jinja2 environment of the public pages (TEMPLATES, ``jinja2`` entry)."""
+    options.setdefault("keep_trailing_newline", True)  # as Django includes a file's last newline
+    options.pop("autoescape", None)  # always on
+    env = Environment(autoescape=True, finalize=_escape, **options)
+    env.globals.update(url=url, detail_url=detail_url, subscribe_url=subscribe_url, static=static)
+    env.filters.update(
+        join=lambda value, glue: join(value, glue, autoescape=True),
+        floatformat=floatformat,
+        timesince=timesince_filter,
+        local=local,
+        date=date,
+        time=time,
+    )
+    return env
+
+
+def render(request: HttpRequest, name: str, context: dict, status: int = 200) -> HttpResponse:
+    """Render the public page ``name`` (e.g. "tracking/detail.html") as django.shortcuts.render does."""
+    template = engines[ENGINE].get_template(name)
+    return HttpResponse(template.render(context, request), status=status)
