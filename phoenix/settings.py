@@ -108,10 +108,11 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-# Public GET pages (the tracking site's home, results and shipment pages) run a lean chain:
-# for every MIDDLEWARE entry, whether they "run" or "skip" it (phoenix/publicget.py). A new
-# middleware without a decision here fails the system check phoenix.E001 and the app's start.
-PHOENIX_PUBLIC_GET_PATHS = r"^/(?:track/.*)?$"
+# Public GET pages (the tracking site's home, results and shipment pages, and the partner
+# API's tracking reads, whose token DRF checks itself) run a lean chain: for every MIDDLEWARE
+# entry, whether they "run" or "skip" it (phoenix/publicget.py). A new middleware without a
+# decision here fails the system check phoenix.E001 and the app's start.
+PHOENIX_PUBLIC_GET_PATHS = r"^/(?:track/.*|api/v1/tracking(?:/[^/]+)?)?$"
 PHOENIX_PUBLIC_GET_MIDDLEWARE = {
     "phoenix.headers.PermissionsPolicyMiddleware": "run",
     "phoenix.db.middleware.HealthCheckMiddleware": "run",

@@ -58,8 +58,11 @@ def test_a_skipped_middleware_runs_for_everything_but_public_gets(settings):
     settings.PHOENIX_PUBLIC_GET_MIDDLEWARE = {**settings.PHOENIX_PUBLIC_GET_MIDDLEWARE, MARKER: publicget.SKIP}
     handler = publicget.PublicGetWSGIHandler()
     shipment = factories.shipment()
-    for path in ("/", f"/track/{shipment.tracking_number}/", "/track/?numbers=QP1"):
+    public = ("/", f"/track/{shipment.tracking_number}/", "/track/?numbers=QP1")
+    for path in (*public, f"/api/v1/tracking/{shipment.tracking_number}", "/api/v1/tracking?numbers=QP1"):
         assert "X-Marker" not in _get(handler, path), path
+    for path in ("/api/v1/shipments", "/api/schema/", "/notify/x/"):
+        assert _get(handler, path)["X-Marker"] == "ran", path
     assert _get(handler, "/admin/login/")["X-Marker"] == "ran"
     assert handler.get_response(RequestFactory().post("/track/"))["X-Marker"] == "ran"
     settings.PHOENIX_PUBLIC_GET_MIDDLEWARE = {**settings.PHOENIX_PUBLIC_GET_MIDDLEWARE, MARKER: publicget.RUN}
@@ -72,6 +75,7 @@ def test_public_pages_are_the_same_through_the_lean_chain(settings, client):
     handler = publicget.PublicGetWSGIHandler()
     shipment = factories.shipment()
     paths = ["/", f"/track/{shipment.tracking_number}/", f"/track/{shipment.tracking_number}/?postal_code=44100"]
+    paths += [f"/api/v1/tracking/{shipment.tracking_number}", f"/api/v1/tracking?numbers={shipment.tracking_number}"]
     for path in [*paths, "/track/?numbers=QP1", "/track/QP000000000001/"]:
         for language in ("es", "en"):
             lean = _get(handler, path, HTTP_ACCEPT_LANGUAGE=language)

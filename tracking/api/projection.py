@@ -5,8 +5,11 @@ partner meets it. Personal data and proofs appear only with the owning partner's
 """
 
 import base64
+import functools
+from datetime import datetime
 
 from django.conf import settings
+from django.db import connections, router
 from django.urls import reverse
 from django.utils import translation
 
@@ -16,6 +19,7 @@ from tracking.models import (
     Contact,
     EventCode,
     ExceptionReason,
+    Facility,
     Milestone,
     ProofOfDelivery,
     Shipment,
@@ -108,6 +112,53 @@ def by_number(request, canonical: list[str]) -> dict[str, dict]:
         return {}
     rows = list(Shipment.objects.filter(tracking_number__in=canonical).values(*SHIPMENT_FIELDS))
     return {data["tracking_number"]: data for data in _of_values(request, rows)}
+
+
+@functools.cache
+def _public_sql() -> str:
+    shipment, event, facility = (model._meta.db_table for model in (Shipment, TrackingEvent, Facility))
+    event_columns = [f"e.{name}" for name in EVENT_FIELDS if "__" not in name and name != "shipment_id"]
+    columns = [f"s.{name}" for name in SHIPMENT_FIELDS] + event_columns + ["f.city", "f.time_zone", "f.code"]
+    return (
+        f"SELECT {', '.join(columns)} FROM {shipment} s"
+        f" LEFT JOIN {event} e ON e.shipment_id = s.id LEFT JOIN {facility} f ON f.id = e.facility_id"
+        " WHERE s.tracking_number = %s ORDER BY e.occurred_at DESC, e.id DESC"
+    )
+
+
+_EVENT_ROW = tuple(name for name in EVENT_FIELDS if "__" not in name and name != "shipment_id")
+_EVENT_ROW += ("facility__city", "facility__time_zone", "facility__code")
+
+
+def public(number: str, language: str | None) -> dict | None:
+    """Return the public projection of one shipment (as ``by_number`` for an anonymous
+    request), or None. One query in fixed SQL: the tracking endpoint's hot path."""
+    connection = connections[router.db_for_read(Shipment)]
+    with connection.cursor() as cursor:
+        cursor.execute(_public_sql(), [number])
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+
+    def aware(value):
+        """The database's naive datetimes are in the connection's zone (UTC)."""
+        if isinstance(value, datetime) and value.tzinfo is None:
+            return value.replace(tzinfo=connection.timezone)
+        return value
+
+    end = len(SHIPMENT_FIELDS)
+    shipment = {name: aware(value) for name, value in zip(SHIPMENT_FIELDS, rows[0][:end], strict=True)}
+    shipment["exception_open"] = bool(shipment["exception_open"])
+    events = [
+        {name: aware(value) for name, value in zip(_EVENT_ROW, row[end:], strict=True)}
+        for row in rows
+        if row[end] is not None
+    ]
+    data = _projection(shipment, events, None, None, None)
+    if language:
+        with translation.override(language):
+            _localize(shipment, events, data)
+    return data
 
 
 def of(request, shipments: list[Shipment]) -> list[dict]:
