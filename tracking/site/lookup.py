@@ -382,11 +382,29 @@ def timeline_rows(events: list[PublicEvent]) -> list[TimelineRow]:
                 event=event,
                 iso=local.isoformat(),
                 day=f"{weekdays[local.weekday()]} {local.day} {months[local.month]}",
-                time=dateformat.time_format(local, time_format),
+                time=clock(local, time_format),
                 zone=local.tzname() or "",
             )
         )
     return rows
+
+
+# Format characters of Django's ``time`` filter that read only the hour, minute and second.
+_CLOCK_ONLY = frozenset("aAfgGhHiPs")
+_clocks: dict[tuple, str] = {}
+
+
+def clock(local: datetime, time_format: str) -> str:
+    """Return dateformat.time_format(local, time_format), written once per language and minute
+    of the day when the format reads nothing else (the languages' TIME_FORMAT)."""
+    key = (get_language(), time_format, local.hour, local.minute, local.second)
+    try:
+        return _clocks[key]
+    except KeyError:
+        text = dateformat.time_format(local, time_format)
+        if _CLOCK_ONLY.issuperset(char for char in time_format if char.isalpha()) and len(_clocks) < 200_000:
+            _clocks[key] = text
+        return text
 
 
 @functools.cache
@@ -422,6 +440,16 @@ def progress(milestone: str) -> list[Step]:
         state = "done" if done else "current" if i == index else "todo"
         steps.append(Step(label=str(Milestone(step).label), state=state))
     return steps
+
+
+@functools.lru_cache(maxsize=64)
+def _progress(language: str, milestone: str) -> tuple[Step, ...]:
+    return tuple(progress(milestone))
+
+
+def progress_once(milestone: str) -> tuple[Step, ...]:
+    """``progress``, made once per language and milestone (the steps are the same for all)."""
+    return _progress(get_language() or settings.LANGUAGE_CODE, milestone)
 
 
 def _local_date(moment: datetime, zone: str) -> str:

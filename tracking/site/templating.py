@@ -16,12 +16,12 @@ Here each is computed once per process and language:
   fills the detail page's pattern.
 - ``static(path)`` asks the storage (the manifest in production) once per path.
 
-Every value a template prints is escaped as Django escapes (``&#x27;`` for a quote, where
-markupsafe would write ``&#39;``), so the pages are byte for byte what the Django templates
-wrote (tests/tracking/site/test_templates_jinja.py renders both).
+Autoescape is on (markupsafe); the page is then written in Django's spelling of the two
+entities that differ (``&#x27;`` and ``&quot;`` for markupsafe's ``&#39;`` and ``&#34;``, the
+same characters), so the pages are byte for byte what the Django templates wrote
+(tests/tracking/site/test_templates_jinja.py renders both).
 """
 
-import html
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -33,21 +33,28 @@ from django.template import engines
 from django.template.defaultfilters import floatformat, join, timesince_filter
 from django.templatetags.static import static as django_static
 from django.urls import get_script_prefix, reverse
-from django.utils import dateformat, formats, translation
+from django.utils import formats, translation
 from django.utils.html import conditional_escape
 from jinja2 import Environment
 from markupsafe import Markup
+
+from tracking.site.lookup import clock
 
 # Which engine renders the public pages: "jinja2"; "django" renders the Django templates these
 # replaced (tracking/templates/tracking/), kept while the two are compared.
 ENGINE = "jinja2"
 
 
-def _escape(value) -> Markup:
-    """Escape like django.utils.html.escape (Jinja2 escapes every printed value after this)."""
-    if hasattr(value, "__html__"):
-        return value
-    return Markup(html.escape(str(value)))  # noqa: S704 (escaped here)
+# markupsafe (Jinja2's autoescape) writes a quote and an apostrophe as &#34; and &#39;, where
+# Django writes &quot; and &#x27;: the same characters. A page is written out in Django's
+# spelling, so that the Jinja2 pages are byte for byte the Django templates' pages.
+_DJANGO_SPELLING = (("&#34;", "&quot;"), ("&#39;", "&#x27;"))
+
+
+def _django_spelling(page: str) -> str:
+    for markupsafe, django in _DJANGO_SPELLING:
+        page = page.replace(markupsafe, django)
+    return page
 
 
 class Catalog:
@@ -203,7 +210,7 @@ def time(moment: datetime | None) -> str:
     """Django's ``time`` filter (TIME_FORMAT) on a value already in its local zone."""
     if moment is None:
         return ""
-    return dateformat.time_format(moment, formats.get_format("TIME_FORMAT"))
+    return clock(moment, formats.get_format("TIME_FORMAT"))
 
 
 def page_context(request: HttpRequest) -> dict:
@@ -216,7 +223,7 @@ def environment(**options) -> Environment:
     """The Jinja2 environment of the public pages (TEMPLATES, ``jinja2`` entry)."""
     options.setdefault("keep_trailing_newline", True)  # as Django includes a file's last newline
     options.pop("autoescape", None)  # always on
-    env = Environment(autoescape=True, finalize=_escape, **options)
+    env = Environment(autoescape=True, **options)
     env.globals.update(url=url, detail_url=detail_url, subscribe_url=subscribe_url, static=static)
     env.filters.update(
         join=lambda value, glue: join(value, glue, autoescape=True),
@@ -232,4 +239,5 @@ def environment(**options) -> Environment:
 def render(request: HttpRequest, name: str, context: dict, status: int = 200) -> HttpResponse:
     """Render the public page ``name`` (e.g. "tracking/detail.html") as django.shortcuts.render does."""
     template = engines[ENGINE].get_template(name)
-    return HttpResponse(template.render(context, request), status=status)
+    page = template.render(context, request)
+    return HttpResponse(_django_spelling(page) if ENGINE == "jinja2" else page, status=status)

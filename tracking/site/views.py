@@ -16,6 +16,9 @@ from tracking.site.templating import render
 logger = logging.getLogger(__name__)
 
 PUBLIC_MAX_AGE = 60
+# The public page's empty postal-code form: unbound, never changed, so one serves every page
+# (its label is translated when the page is rendered).
+_NO_CODE = PostalCodeForm()
 
 
 def _public(response: HttpResponse, etag: str | None = None, max_age: int = PUBLIC_MAX_AGE) -> HttpResponse:
@@ -138,7 +141,7 @@ def _public_page(request: HttpRequest, number: str) -> HttpResponse:
     etag = lookup.etag([number], [public])
     if not_modified := _not_modified(request, etag):
         return not_modified
-    response = _public(_render_page(request, public, events, PostalCodeForm()), etag)
+    response = _public(_render_page(request, public, events, _NO_CODE), etag)
     pagecache.put(request, number, response, etag, PUBLIC_MAX_AGE)
     return response
 
@@ -157,7 +160,7 @@ def _render_page(request, public, events, unlock: PostalCodeForm, *, private=Non
         "shipment": public,
         "events": events,
         "timeline": lookup.timeline_rows(events),
-        "steps": lookup.progress(public.milestone),
+        "steps": lookup.progress_once(public.milestone),
         "next_step": lookup.next_step(public),
         "unlock": unlock,
         "private": private,
