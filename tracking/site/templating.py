@@ -5,7 +5,10 @@ tracking/jinja2/tracking/ by the ``jinja2`` entry of TEMPLATES; the staff admin,
 pages and the e-mails stay on Django templates. A rendered page cost some 9 M instructions
 through Django's template language, most of them spent on things that are the same for every
 visitor of a language: about 45 translations and six URL reversals (docs/performance.md).
-Here each is computed once per process and language:
+Here each is computed once per process and language. Each language (and script prefix) has
+its own overlay of the backend's environment whose loader writes ``{{ _("literal") }}``,
+``{{ url("name") }}`` and ``{{ static("path") }}`` into the template source as text before it is
+compiled (``_WrittenIn``), so that those cost nothing per page; what remains in a template:
 
 - ``_`` in a template is the ``Catalog`` of the active language: ``_("Track")`` is
   ``{% translate "Track" %}``, ``_.block(msgid, name=value)`` is ``{% blocktranslate %}``
@@ -22,6 +25,7 @@ same characters), so the pages are byte for byte what the Django templates wrote
 (tests/tracking/site/test_templates_jinja.py renders both).
 """
 
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -30,12 +34,13 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.template import engines
+from django.template.backends.jinja2 import Template as Jinja2Template
 from django.template.defaultfilters import floatformat, join, timesince_filter
 from django.templatetags.static import static as django_static
 from django.urls import get_script_prefix, reverse
 from django.utils import formats, translation
 from django.utils.html import conditional_escape
-from jinja2 import Environment
+from jinja2 import BaseLoader, Environment
 from markupsafe import Markup
 
 from tracking.site.lookup import clock
@@ -97,12 +102,13 @@ _catalogs: dict[str, Catalog] = {}
 _languages: dict[str, list[dict]] = {}
 _urls: dict[tuple, str] = {}
 _statics: dict[str, str] = {}
+_environments: dict[tuple, Environment] = {}
 
 
 @receiver(setting_changed)
 def _forget(**kwargs) -> None:
     """Settings changed (tests): URLs, static paths and translations are made again."""
-    for memo in (_catalogs, _languages, _urls, _statics, _by_day):
+    for memo in (_catalogs, _languages, _urls, _statics, _by_day, _environments):
         memo.clear()
 
 
@@ -236,8 +242,50 @@ def environment(**options) -> Environment:
     return env
 
 
+# What is the same on every page of a language, in the templates' own spelling.
+_TRANSLATE = re.compile(r'\{\{ _\("([^"\\]*)"\) \}\}')
+_URL = re.compile(r'\{\{ url\("([^"\\]*)"\) \}\}')
+_STATIC = re.compile(r'\{\{ static\("([^"\\]*)"\) \}\}')
+
+
+def _text(value: str) -> str:
+    """``value`` as literal template text (inside {% raw %} if it holds template syntax)."""
+    return "{% raw %}" + value + "{% endraw %}" if "{" in value else value
+
+
+class _WrittenIn(BaseLoader):
+    """The base loader's templates with ``{{ _("literal") }}``, ``{{ url("name") }}`` and
+    ``{{ static("path") }}`` written in as text, for one language and script prefix: each is
+    then computed once per process instead of once per page (a call in a template is some
+    10 k instructions)."""
+
+    def __init__(self, loader: BaseLoader, language: str):
+        self.loader = loader
+        self.language = language
+
+    def get_source(self, environment, template):
+        source, filename, uptodate = self.loader.get_source(environment, template)
+        with translation.override(self.language):
+            source = _TRANSLATE.sub(lambda m: _text(translation.gettext(m.group(1))), source)
+            source = _URL.sub(lambda m: _text(conditional_escape(url(m.group(1)))), source)
+            source = _STATIC.sub(lambda m: _text(conditional_escape(static(m.group(1)))), source)
+        return source, filename, uptodate
+
+
+def _environment(language: str) -> Environment:
+    backend = engines["jinja2"]
+    key = (language, get_script_prefix(), id(backend.env))
+    try:
+        return _environments[key]
+    except KeyError:
+        env = backend.env.overlay(loader=_WrittenIn(backend.env.loader, language))
+        return _environments.setdefault(key, env)
+
+
 def render(request: HttpRequest, name: str, context: dict, status: int = 200) -> HttpResponse:
     """Render the public page ``name`` (e.g. "tracking/detail.html") as django.shortcuts.render does."""
-    template = engines[ENGINE].get_template(name)
-    page = template.render(context, request)
-    return HttpResponse(_django_spelling(page) if ENGINE == "jinja2" else page, status=status)
+    if ENGINE != "jinja2":
+        return HttpResponse(engines[ENGINE].get_template(name).render(context, request), status=status)
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    template = Jinja2Template(_environment(language).get_template(name), engines["jinja2"])
+    return HttpResponse(_django_spelling(template.render(context, request)), status=status)
