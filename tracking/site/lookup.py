@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -26,8 +27,8 @@ from tracking import numbers
 from tracking.models import Contact, EventCode, ExceptionReason, Facility, Milestone, Service, Shipment, TrackingEvent
 
 
-@dataclass(frozen=True)
-class PublicEvent:
+# The public views are named tuples (immutable, built in C: a page builds some twenty of them).
+class PublicEvent(NamedTuple):
     code: str
     label: str
     occurred_at: datetime
@@ -35,16 +36,14 @@ class PublicEvent:
     time_zone: str
 
 
-@dataclass(frozen=True)
-class Branch:
+class Branch(NamedTuple):
     name: str
     address: str
     city: str
     is_branch: bool
 
 
-@dataclass(frozen=True)
-class PublicShipment:
+class PublicShipment(NamedTuple):
     number: str
     milestone: str
     milestone_label: str
@@ -95,8 +94,7 @@ class PrivateDetails:
     proof_note: str
 
 
-@dataclass(frozen=True)
-class TimelineRow:
+class TimelineRow(NamedTuple):
     """One line of a page's history, its time already written out in the facility's zone."""
 
     event: PublicEvent
