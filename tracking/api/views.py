@@ -18,7 +18,6 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 
 from tracking import images, numbers
 from tracking.api import feeds, projection, serializers
@@ -130,8 +129,8 @@ def tracking_read(request, number: str) -> HttpResponse:
     """GET /api/v1/tracking/<number> without a token, as a plain Django view.
 
     The public read is the API's busiest path: through DRF it cost 9.6 M instructions, most of
-    it the ORM and DRF's dispatch, for one shipment's JSON (docs/performance.md). Here: the same
-    throttles (DRF's own classes, counted in the same cache), one query in fixed SQL, the same
+    it the ORM and DRF's dispatch, for one shipment's JSON (docs/performance.md). Here: the DRF
+    view's own throttles (its throttle_classes, asked as DRF asks them, the same counters), one query in fixed SQL, the same
     projection and DRF's JSON renderer, so the bytes are DRF's (tests/tracking/api/
     test_tracking_read.py). Anything else goes to the DRF view ``tracking_detail`` unchanged: a
     token (authentication, scopes, pins, private data), an error of any kind (a bad number or
@@ -150,9 +149,10 @@ def tracking_read(request, number: str) -> HttpResponse:
     if not fast:
         return tracking_detail(request, number)
     # DRF's check_throttles: every throttle is asked (each counts the request it allows).
-    client = Request(request, authenticators=())  # DRF's own request, as its throttles expect
-    throttles = [throttle() for throttle in api_settings.DEFAULT_THROTTLE_CLASSES]
-    waits = [throttle.wait() for throttle in throttles if not throttle.allow_request(client, None)]
+    # DRF's own request and view, as its throttles expect them (a throttle may read the view).
+    client = Request(request, authenticators=())
+    view = tracking_detail.cls(request=client, args=(), kwargs={"number": number})
+    waits = [throttle.wait() for throttle in view.get_throttles() if not throttle.allow_request(client, view)]
     if waits:
         return _drf_error(exceptions.Throttled(max((w for w in waits if w is not None), default=None)))
     data = projection.public(number, language)
