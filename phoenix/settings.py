@@ -98,7 +98,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Serves /static/ from STATIC_ROOT inside gunicorn (behind the ALB there is no other web server).
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "phoenix.headers.CSPMiddleware",  # django-csp's, the policy written once per process
     "tracking.cutover.maintenance.MaintenanceMiddleware",
     "phoenix.db.middleware.DatabaseRoutingMiddleware",  # per-request routing state, pins, 503s
     "phoenix.db.middleware.SessionMiddleware",  # Django's, tolerant of a down writer on reads
@@ -120,6 +120,31 @@ MIDDLEWARE = [
 # cookie: one of them shows a new webhook signing secret once. Only staff pages add messages, and
 # staff have a session anyway; the public pages use none.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+# Public GET pages (the tracking site's home, results and shipment pages, and the partner
+# API's tracking reads, whose token DRF checks itself) run a lean chain: for every MIDDLEWARE
+# entry, whether they "run" or "skip" it (phoenix/publicget.py). A new middleware without a
+# decision here fails the system check phoenix.E001 and the app's start.
+PHOENIX_PUBLIC_GET_PATHS = r"^/(?:track/.*|api/v1/tracking(?:/[^/]+)?)?$"
+PHOENIX_PUBLIC_GET_MIDDLEWARE = {
+    "phoenix.headers.PermissionsPolicyMiddleware": "run",
+    "phoenix.db.middleware.HealthCheckMiddleware": "run",
+    "django.middleware.security.SecurityMiddleware": "run",
+    "whitenoise.middleware.WhiteNoiseMiddleware": "run",
+    "phoenix.headers.CSPMiddleware": "run",
+    "tracking.cutover.maintenance.MaintenanceMiddleware": "run",
+    "phoenix.db.middleware.DatabaseRoutingMiddleware": "run",  # pins, failover, 503s
+    "multidb.middleware.PinningRouterMiddleware": "run",  # PHOENIX_ROUTER=multidb only
+    "phoenix.db.middleware.SessionMiddleware": "skip",  # the pages read and write no session
+    "django.middleware.locale.LocaleMiddleware": "run",
+    "django.middleware.common.CommonMiddleware": "run",
+    "tracking.api.middleware.PrivateAnswersMiddleware": "run",
+    "django.middleware.csrf.CsrfViewMiddleware": "run",
+    "django.contrib.auth.middleware.AuthenticationMiddleware": "skip",  # they show nobody's account
+    "django.contrib.messages.middleware.MessageMiddleware": "skip",  # they show no messages
+    "django.middleware.clickjacking.XFrameOptionsMiddleware": "run",
+    "simple_history.middleware.HistoryRequestMiddleware": "skip",  # a GET page changes nothing
+    "axes.middleware.AxesMiddleware": "skip",  # no login form: nothing to lock out
+}
 
 # django-axes checks a login against its lockout table before Django's own backend.
 AUTHENTICATION_BACKENDS = [
@@ -142,6 +167,18 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+        },
+    },
+    # The public tracking pages (tracking/jinja2/): Jinja2 through Django's own backend, each
+    # translation and URL made once per language (tracking/site/templating.py).
+    {
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "NAME": "jinja2",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "environment": "tracking.site.templating.environment",
+            "context_processors": ["tracking.site.templating.page_context"],
         },
     },
 ]

@@ -136,3 +136,24 @@ def clone_database(cursor, source: str, target: str) -> None:
     for (table,) in cursor.fetchall():
         cursor.execute(f"CREATE TABLE {target}.`{table}` LIKE {source}.`{table}`")
         cursor.execute(f"INSERT INTO {target}.`{table}` SELECT * FROM {source}.`{table}`")
+
+
+def _instrument_jinja2_for_the_test_client() -> None:
+    """Let the test client see a Jinja2 page's context (response.context), as Django's test
+    environment does for its own templates: Django's Jinja2 backend sends no template_rendered."""
+    from django.template.backends.jinja2 import Template
+    from django.test.signals import template_rendered
+
+    render = Template.render
+    if getattr(render, "instrumented", False):
+        return
+
+    def instrumented(self, context=None, request=None):
+        template_rendered.send(sender=self, template=self, context=dict(context or {}))
+        return render(self, context, request)
+
+    instrumented.instrumented = True
+    Template.render = instrumented
+
+
+_instrument_jinja2_for_the_test_client()

@@ -11,6 +11,9 @@ class PhoenixDbConfig(AppConfig):
     def ready(self) -> None:
         checks.register(check_backends, checks.Tags.database)
         checks.register(check_writer_only_apps)
+        from phoenix.publicget import check_public_get_middleware
+
+        checks.register(check_public_get_middleware)
 
 
 def check_backends(app_configs, **kwargs) -> list[checks.CheckMessage]:

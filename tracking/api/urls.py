@@ -44,7 +44,7 @@ def english(view):
 
 
 urlpatterns = [
-    path("v1/tracking/<str:number>", english(api.tracking_detail), name="tracking-detail"),
+    path("v1/tracking/<str:number>", english(api.tracking_read), name="tracking-detail"),
     path("v1/tracking", english(api.tracking_list), name="tracking-list"),
     path("v1/proofs/<int:id>", english(api.proof_file), name="proof"),
     path("v1/shipments", english(api.shipments), name="shipments"),

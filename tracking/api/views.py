@@ -6,6 +6,7 @@ Errors use the one shape of tracking/api/errors.py. See docs/api.md.
 """
 
 import logging
+from functools import wraps
 
 from django.conf import settings
 from django.http import Http404, HttpResponse
@@ -15,12 +16,14 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, Polymorphic
 from rest_framework import exceptions
 from rest_framework.decorators import api_view, content_negotiation_class, permission_classes
 from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from tracking import budget, images, numbers
 from tracking.api import feeds, projection, serializers
 from tracking.api.auth import HasPartnerToken, PartnerTokenAuthentication, note_policy
-from tracking.api.errors import ApiError
+from tracking.api.errors import ApiError, exception_handler
 from tracking.api.idempotency import Idempotency
 from tracking.models import (
     EventSource,
@@ -111,6 +114,69 @@ def tracking_detail(request, number: str) -> Response:
     if canonical not in found:
         raise ApiError(404, "not_found", f"No shipment has the tracking number {canonical}.")
     return Response(found[canonical])
+
+
+_JSON = JSONRenderer()
+_ALLOW = ", ".join(tracking_detail.cls().allowed_methods)  # as DRF writes it
+_JSON_TYPES = {"*/*", "application/*", "application/json"}
+
+
+def _accepts_json(request) -> bool:
+    """True when DRF's negotiation would pick the JSON renderer (no Accept, or one naming it)."""
+    accept = request.META.get("HTTP_ACCEPT", "")
+    return not accept or any(part.split(";")[0].strip() in _JSON_TYPES for part in accept.split(","))
+
+
+@wraps(tracking_detail)  # the same operation for the schema (drf-spectacular reads .cls)
+def tracking_read(request, number: str) -> HttpResponse:
+    """GET /api/v1/tracking/<number> without a token, as a plain Django view.
+
+    The public read is the API's busiest path: through DRF it cost 9.6 M instructions, most of
+    it the ORM and DRF's dispatch, for one shipment's JSON (docs/performance.md). Here: the DRF
+    view's own throttles (its throttle_classes, asked as DRF asks them, the same counters), one query in fixed SQL, the same
+    projection and DRF's JSON renderer, so the bytes are DRF's (tests/tracking/api/
+    test_tracking_read.py). Anything else goes to the DRF view ``tracking_detail`` unchanged: a
+    token (authentication, scopes, pins, private data), an error of any kind (a bad number or
+    lang, an unknown number, a throttled client), another method or an Accept that is not JSON.
+    """
+    language = request.GET.get("lang")
+    fast = (
+        request.method == "GET"
+        and "HTTP_AUTHORIZATION" not in request.META
+        and language in (None, *projection.LANGUAGES)
+        and "format" not in request.GET
+        and _accepts_json(request)
+        and numbers.is_valid(number)
+        and numbers.parse(number) == number
+    )
+    if not fast:
+        return tracking_detail(request, number)
+    # DRF's check_throttles: every throttle is asked (each counts the request it allows).
+    # DRF's own request and view, as its throttles expect them (a throttle may read the view).
+    client = Request(request, authenticators=())
+    view = tracking_detail.cls(request=client, args=(), kwargs={"number": number})
+    waits = [throttle.wait() for throttle in view.get_throttles() if not throttle.allow_request(client, view)]
+    if waits:
+        return _drf_error(exceptions.Throttled(max((w for w in waits if w is not None), default=None)))
+    data = projection.public(number, language)
+    if data is None:
+        return _drf_error(ApiError(404, "not_found", f"No shipment has the tracking number {number}."))
+    return _as_drf(HttpResponse(_JSON.render(data), content_type="application/json"))
+
+
+def _as_drf(response: HttpResponse) -> HttpResponse:
+    """The header DRF's finalize_response adds for this view (one renderer: no Vary)."""
+    response.headers["Allow"] = _ALLOW
+    return response
+
+
+def _drf_error(exc) -> HttpResponse:
+    """The answer DRF gives for ``exc`` raised in this view (the API's exception handler)."""
+    response = exception_handler(exc, {})
+    response.accepted_renderer = _JSON
+    response.accepted_media_type = _JSON.media_type
+    response.renderer_context = {}
+    return _as_drf(response.render())
 
 
 @extend_schema(

@@ -3,7 +3,7 @@
 import logging
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.views.decorators.csrf import csrf_exempt
@@ -12,10 +12,14 @@ from django.views.decorators.http import require_http_methods, require_safe
 from tracking import budget, numbers
 from tracking.site import lookup, pagecache, unlock
 from tracking.site.forms import LookupForm, PostalCodeForm
+from tracking.site.templating import render
 
 logger = logging.getLogger(__name__)
 
 PUBLIC_MAX_AGE = 60
+# The public page's empty postal-code form: unbound, never changed, so one serves every page
+# (its label is translated when the page is rendered).
+_NO_CODE = PostalCodeForm()
 
 
 def _public(response: HttpResponse, etag: str | None = None, max_age: int = PUBLIC_MAX_AGE) -> HttpResponse:
@@ -171,7 +175,7 @@ def _public_page(request: HttpRequest, number: str) -> HttpResponse:
     etag = lookup.etag([number], [public])
     if not_modified := _not_modified(request, etag):
         return not_modified
-    response = _public(_render_page(request, public, events, PostalCodeForm()), etag)
+    response = _public(_render_page(request, public, events, _NO_CODE), etag)
     pagecache.put(request, number, response, etag, PUBLIC_MAX_AGE)
     return response
 
@@ -190,7 +194,7 @@ def _render_page(request, public, events, unlock: PostalCodeForm, *, private=Non
         "shipment": public,
         "events": events,
         "timeline": lookup.timeline_rows(events),
-        "steps": lookup.progress(public.milestone),
+        "steps": lookup.progress_once(public.milestone),
         "next_step": lookup.next_step(public),
         "unlock": unlock,
         "private": private,

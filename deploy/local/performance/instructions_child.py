@@ -58,10 +58,9 @@ def call(app, path: str, headers: dict[str, str]) -> bytes:
 def application(target: str):
     """Return the WSGI application of ``target``."""
     if target == "phoenix":
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "phoenix.settings")
-        from django.core.wsgi import get_wsgi_application
+        from phoenix.wsgi import application  # what gunicorn serves (deploy/gunicorn.conf.py)
 
-        return get_wsgi_application()
+        return application
     from deploy.local.performance import references
 
     if target == "django-minimal":

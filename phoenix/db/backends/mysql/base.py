@@ -24,6 +24,7 @@ ENGINE ``phoenix.db.backends.mysql`` (phoenix/dburl.py uses it for every mysql:/
 import contextlib
 import logging
 import re
+import time
 from pathlib import Path
 
 import MySQLdb
@@ -43,6 +44,8 @@ _WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|ALTER|DROP|TRUNCA
 # Statements safe to run again elsewhere: plain reads (a locking read only happens in a
 # transaction, where nothing is retried).
 _PLAIN_READ = re.compile(r"^\s*\(*\s*(SELECT|SHOW)\b", re.I)
+# A connection whose last statement succeeded this recently skips the health check's ping.
+FRESH_SECONDS = 1.0
 
 
 def _down_seconds(alias: str) -> float:
@@ -106,6 +109,7 @@ class CursorWrapper(mysql.CursorWrapper):
         return result
 
     def _done(self, query) -> None:
+        (self.wrapper if self.alias == self.wrapper.alias else connections[self.alias]).used_at = time.monotonic()
         state.note_query(self.alias)
         if self.alias == WRITER and isinstance(query, str) and _WRITE.match(query):
             state.note_write()
@@ -162,6 +166,23 @@ def _reader_may_stand_in() -> bool:
 
 
 class DatabaseWrapper(mysql.DatabaseWrapper):
+    # time.monotonic() of this connection's last statement that succeeded (CursorWrapper._done).
+    used_at = float("-inf")
+
+    def close_if_health_check_failed(self):
+        """Skip the health check's ping (a round trip) on a connection that just answered.
+
+        Django pings a pooled connection at a request's first query (CONN_HEALTH_CHECKS). A
+        statement that succeeded within the last FRESH_SECONDS says as much as the ping; a
+        connection lost since then fails its next statement, which is handled as before: a
+        plain read runs again on a fresh connection (or the other server), anything else is
+        a 503 that the next request reconnects after (the connection is discarded).
+        """
+        if self.connection is not None and time.monotonic() - self.used_at < FRESH_SECONDS:
+            self.health_check_done = True
+            return
+        super().close_if_health_check_failed()
+
     def get_connection_params(self):
         params = super().get_connection_params()
         password_file = self.settings_dict.get("PASSWORD_FILE")
