@@ -199,6 +199,8 @@ PHOENIX_MAX_QUEUE_MS = env_int("PHOENIX_MAX_QUEUE_MS", 1000)
 # reads go to the writer. 0 switches the check off.
 PHOENIX_MAX_REPLICA_LAG = env_int("PHOENIX_MAX_REPLICA_LAG", PHOENIX_PIN_SECONDS)
 PHOENIX_REPLICA_LAG_CHECK_SECONDS = env_int("PHOENIX_REPLICA_LAG_CHECK_SECONDS", 1)
+# The reader is shunned too while that check takes longer than this (a slow reader); 0 = never.
+PHOENIX_MAX_READER_PROBE_MS = env_int("PHOENIX_MAX_READER_PROBE_MS", 500)
 
 # Caches, in each process's memory: "default" holds the lookup rate-limit counters
 # (tracking/site/ratelimit.py); "pages" the rendered public tracking pages (tracking/site/pagecache.py),

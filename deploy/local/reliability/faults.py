@@ -160,23 +160,31 @@ def server_full(stack: Stack, node: str) -> Iterator[int]:
         cursor.execute("SET GLOBAL max_connections = %s", (int(cursor.fetchone()[1]) + 2,))
         port = int(stack.env[f"PHOENIX_{node.upper()}_PORT"])
         url = urllib.parse.urlsplit(stack.env["DATABASE_URL"])  # the application's user
-        while len(fillers) < 500:
-            try:
-                fillers.append(
-                    MySQLdb.connect(
-                        host="127.0.0.1", port=port, user=url.username, password=url.password, connect_timeout=3
+
+        def fill() -> None:
+            while len(fillers) < 500:
+                try:
+                    fillers.append(
+                        MySQLdb.connect(
+                            host="127.0.0.1", port=port, user=url.username, password=url.password, connect_timeout=3
+                        )
                     )
-                )
-            except MySQLdb.OperationalError as exc:
-                if exc.args[0] != 1040:
-                    raise
-                break
-        mine = {filler.thread_id() for filler in fillers}
-        cursor.execute("SELECT id FROM information_schema.processlist WHERE user = 'phoenix'")
-        for (session,) in cursor.fetchall():
-            if session not in mine:
-                with contextlib.suppress(MySQLdb.Error):
-                    cursor.execute(f"KILL {int(session)}")
+                except MySQLdb.OperationalError as exc:
+                    if exc.args[0] != 1040:
+                        raise
+                    return
+
+        # Fill, cut the application's sessions, fill the room they left; twice, as the
+        # application reconnects meanwhile.
+        for _round in range(2):
+            fill()
+            mine = {filler.thread_id() for filler in fillers}
+            cursor.execute("SELECT id FROM information_schema.processlist WHERE user = %s", [url.username])
+            for (session,) in cursor.fetchall():
+                if session not in mine:
+                    with contextlib.suppress(MySQLdb.Error):
+                        cursor.execute(f"KILL {int(session)}")
+        fill()
         yield len(fillers)
     finally:
         for filler in fillers:
