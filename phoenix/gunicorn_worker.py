@@ -12,10 +12,13 @@ here; anything else, /readyz included, goes to the pool as before. The answer cl
 connection. Standard library and gunicorn only: deploy/gunicorn.conf.py loads this file by
 path, before the project is importable.
 
-Load shedding at the edge: when ``threads`` requests are being served and PHOENIX_MAX_QUEUED
-more already wait for a thread (default: as many as there are threads; -1 = never shed), the
-next request is answered 503 with ``Retry-After`` by the main loop at once, JSON under /api/,
-without waiting in the queue or reaching Django. /healthz is never shed. The worker also stamps
+Load shedding at the edge, per lane (the public site, the partner API under /api/, the admin
+under /admin/, as phoenix/db/lanes.py names them): each lane may have ``threads`` +
+PHOENIX_MAX_QUEUED - 1 requests in the worker, served or waiting for a thread (the admin half
+that; PHOENIX_MAX_QUEUED defaults to ``threads``, -1 = never shed). One more is answered 503 with
+``Retry-After`` by the main loop at once, JSON under /api/, without waiting in the queue or
+reaching Django; a flood of one lane never fills the queue in front of the others. /healthz is
+never shed. The worker also stamps
 each connection when it queues it and hands the wait to the app as
 ``environ["phoenix.queued_seconds"]``: phoenix/db/lanes.py sheds a request that still waited
 too long, and keeps one lane from taking every thread.
@@ -43,9 +46,20 @@ _local = threading.local()  # the wait of the request the current pool thread se
 _BUSY_RETRY_AFTER = 2  # seconds, as the app's own busy answers (phoenix/db/middleware.py)
 
 
+def lane(head: bytes) -> str:
+    """Return the lane of a request from its first bytes (as phoenix.db.state.lane_of does)."""
+    parts = head.split(b" ", 2)
+    path = parts[1] if len(parts) > 1 else b""
+    if path.startswith(b"/api/"):
+        return "api"
+    if path.startswith(b"/admin/"):
+        return "admin"
+    return "public"
+
+
 def _busy_answer(head: bytes) -> bytes:
     """Return the 503 of a shed request: JSON for the partner API, a short page otherwise."""
-    if head.split(b" ", 2)[1:2] and head.split(b" ", 2)[1].startswith(b"/api/"):
+    if lane(head) == "api":
         content_type = b"application/json"
         body = b'{"error": {"code": "busy", "message": "The service is busy; retry shortly."}}'
     else:
@@ -83,19 +97,24 @@ class HealthzThreadWorker(ThreadWorker):
     """gthread, except that /healthz is answered without a thread of the pool."""
 
     def init_process(self):
-        self._busy = 0  # requests handed to the pool and not finished: being served or queued
+        self._busy: dict[str, int] = {}  # lane -> requests handed to the pool, not finished yet
         self._busy_lock = threading.Lock()
         queued = os.environ.get("PHOENIX_MAX_QUEUED", "").strip()
-        self._max_queued = int(queued) if queued else self.cfg.threads
+        max_queued = int(queued) if queued else self.cfg.threads
+        room = self.cfg.threads + max_queued - 1  # one place left to the other lanes
+        self._room = {} if max_queued < 0 else {"public": room, "api": room, "admin": max(1, room // 2)}
         super().init_process()
 
-    def _saturated(self) -> bool:
+    def _full(self, head: bytes) -> bool:
+        """Return True when the lane of this request has no room left in this worker."""
+        room = self._room.get(lane(head))
         with self._busy_lock:
-            return self._max_queued >= 0 and self._busy >= self.cfg.threads + self._max_queued
+            return room is not None and self._busy.get(lane(head), 0) >= room
 
-    def _submit(self, conn):
+    def _submit(self, conn, head: bytes = b""):
+        conn.phoenix_lane = lane(head) if head else "other"
         with self._busy_lock:
-            self._busy += 1
+            self._busy[conn.phoenix_lane] = self._busy.get(conn.phoenix_lane, 0) + 1
         return super().enqueue_req(conn)
 
     def load_wsgi(self):
@@ -117,7 +136,7 @@ class HealthzThreadWorker(ThreadWorker):
             return super().handle(conn)
         finally:
             with self._busy_lock:
-                self._busy -= 1
+                self._busy[conn.phoenix_lane] -= 1
 
     def enqueue_req(self, conn):
         conn.phoenix_queued_at = time.monotonic()  # restamped when a kept-alive connection is queued again
@@ -126,11 +145,10 @@ class HealthzThreadWorker(ThreadWorker):
         if conn.initialized:
             # A kept-alive connection (the ALB's): its parser may hold bytes read ahead, so only
             # a shed answer is given here, and only when the request's bytes are in the socket.
-            if self._saturated():
-                head = self._peek(conn)
-                if head and b"\r\n\r\n" in head and not is_healthz(head):
-                    return self._answer(conn, _busy_answer(head))
-            return self._submit(conn)
+            head = self._peek(conn)
+            if head and b"\r\n\r\n" in head and not is_healthz(head) and self._full(head):
+                return self._answer(conn, _busy_answer(head))
+            return self._submit(conn, head)
         try:
             head = conn.sock.recv(_PEEK_BYTES, socket.MSG_PEEK | socket.MSG_DONTWAIT)
         except BlockingIOError:
@@ -147,9 +165,9 @@ class HealthzThreadWorker(ThreadWorker):
             return self._submit(conn)
         if head and is_healthz(head) and b"\r\n\r\n" in head:
             return self._answer(conn, _answer())
-        if head and self._saturated():
+        if head and self._full(head):
             return self._answer(conn, _busy_answer(head))
-        return self._submit(conn)
+        return self._submit(conn, head)
 
     @staticmethod
     def _peek(conn) -> bytes:

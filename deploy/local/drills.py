@@ -152,6 +152,7 @@ def run_drill(stack: Stack, data: dict, drill: Drill, *, scale: float, phase: fl
             stack.sql(reader, "STOP SLAVE SQL_THREAD")
             did(f"replica {reader} SQL thread stopped")
             time.sleep(10.0)
+            drill.replica_behind = events_behind(stack)
             stack.sql(reader, "START SLAVE SQL_THREAD")
             did(f"replica {reader} SQL thread started")
             stack.wait_replica_caught_up()
@@ -195,6 +196,8 @@ def slow_or_silent(stack: Stack, data: dict, drill: Drill, *, phase: float, did)
         did(f"{drill.title}: on")
         time.sleep(phase)
         drill.fault = (start, time.time())
+        if drill.name == "replica-stopped":
+            drill.replica_behind = events_behind(stack)
     did(f"{drill.title}: off")
     if drill.name == "overload":
         drill.flood = held.summary()
@@ -203,6 +206,13 @@ def slow_or_silent(stack: Stack, data: dict, drill: Drill, *, phase: float, did)
     if drill.name == "replica-stopped":
         stack.wait_replica_caught_up()
         did("replica caught up")
+
+
+def events_behind(stack: Stack) -> int:
+    """Return how many scan events the writer has that the replica has not applied yet."""
+    writer, reader = stack.roles()
+    statement = "SELECT COUNT(*) FROM phoenix.tracking_trackingevent"
+    return stack.sql(writer, statement)[0][0] - stack.sql(reader, statement)[0][0]
 
 
 class _replica_stopped:

@@ -65,5 +65,7 @@ def test_staff_and_partners_read_their_own_writes_while_the_replica_lags(drills)
     figures = drills["lag"]
     assert figures["own_reads"] > 0
     assert figures["stale_own_reads"] == 0, figures["examples"]
-    # Another client that did not write missed the fresh events: the lag was real.
-    assert figures["control_missed"] > 0
+    # The lag was real: the replica lacked events when its SQL thread started again. (Another
+    # client's reads mostly stay fresh: the lag-aware reader shuns a stopped replica within a
+    # second, so control_missed counts only the reads of that first second.)
+    assert figures["replica_behind"] > 0

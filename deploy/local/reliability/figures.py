@@ -39,6 +39,7 @@ class Drill:
     fault: tuple[float, float] | None = None  # drills 6-13: when the fault was on (epoch seconds)
     balancer: dict = field(default_factory=dict)  # the ALB's view sampled: {"samples": n, "out": {instance: n}}
     flood: dict = field(default_factory=dict)  # drill 13: what the flood's own clients got
+    replica_behind: int | None = None  # drills 5 and 10: events the replica lacked before it restarted
 
 
 def count(stack: Stack, drill: Drill) -> dict:
@@ -101,6 +102,7 @@ def count(stack: Stack, drill: Drill) -> dict:
         "latency_p50": _percentile([r.latency for r in records], 50),
         "latency_p99": _percentile([r.latency for r in records], 99),
         "examples": sorted({r.detail for r in records if r.detail})[:8],
+        "replica_behind": drill.replica_behind,
         **_during(drill),
     }
 
@@ -110,7 +112,9 @@ def _during(drill: Drill) -> dict:
     if drill.fault is None:
         return {}
     start, end = drill.fault
-    during = [r for r in drill.records if start <= r.started <= end]
+    # In flight at some moment of the fault: a request that began just before it and waited
+    # through it is what a user saw during the fault as much as one that began inside it.
+    during = [r for r in drill.records if r.started <= end and r.started + r.latency >= start]
     pages = [r for r in during if r.kind == "page"]
     lookups = [r for r in during if r.kind == "lookup"]
     failures = [r.started + r.latency for r in drill.records if r.failed and r.started >= start]

@@ -45,8 +45,9 @@ def report(drills: list[Drill], *, quick: bool, elapsed: float, started: datetim
             "### Slow or silent servers (drills 6 to 13)",
             "",
             "Run in a network namespace of their own (iptables rules and floods touch only the drill's",
-            'stack). "During" is the fault\'s window; recovery is how long after the fault ended the',
-            "last failed request of the drill came back (0: none after it ended).",
+            'stack). "During" counts the requests in flight at some moment of the fault; recovery is how',
+            "long after the fault ended the last failed request of the drill came back (0: none after it",
+            "ended).",
             "",
             "| drill | fault (s) | public pages served during | page p99 (s) | partner lookups served | lookup p99 (s) | writes acknowledged during | recovery (s) | instance out of the ALB (samples) |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -93,6 +94,11 @@ def report(drills: list[Drill], *, quick: bool, elapsed: float, started: datetim
             "(expected only while the replica lags: it shows the lag was real and the check can fail)"
         )
         lines.append(f"- latency p50 {f['latency_p50']} s, p99 {f['latency_p99']} s (status 0 = no answer)")
+        if f.get("replica_behind") is not None:
+            lines.append(
+                f"- the replica lacked {f['replica_behind']} scan events just before its SQL thread started again "
+                "(the lag was real; reads by others that stayed fresh show the lag-aware reader at work)"
+            )
         if f["write_pause_seconds"]:
             lines.append(
                 f"- writes resumed {f['resume_seconds']} s after the cluster endpoint moved; the whole pause, "
