@@ -8,16 +8,12 @@ taking an instance out, and a flood answered with 503s instead of errors. The la
 docs/reliability.md (`make drills`), not asserted here.
 """
 
-import json
 import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.deploy.drillrun import run_drills
 
 pytestmark = [
     pytest.mark.cluster,
@@ -29,17 +25,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def drills(tmp_path_factory) -> dict:
-    output = tmp_path_factory.mktemp("slow-drills") / "drills.json"
-    run = subprocess.run(
-        [sys.executable, str(REPO / "deploy/local/drills.py"), "--quick", "--drills", "6,13", "--json", str(output)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert output.exists(), f"the drills did not finish:\n{run.stdout}\n{run.stderr}"
-    result = {drill["name"]: drill["figures"] for drill in json.loads(output.read_text())["drills"]}
+    result = run_drills(tmp_path_factory.mktemp("slow-drills") / "drills.json", "--quick", "--drills", "6,13")
     assert set(result) == {"writer-blackhole", "overload"}
     return result
 
