@@ -50,6 +50,8 @@ def lane(head: bytes) -> str:
     """Return the lane of a request from its first bytes (as phoenix.db.state.lane_of does)."""
     parts = head.split(b" ", 2)
     path = parts[1] if len(parts) > 1 else b""
+    if path.startswith(b"/static/"):
+        return "static"  # never shed: a browser asks for several at once with each page
     if path.startswith(b"/api/"):
         return "api"
     if path.startswith(b"/admin/"):

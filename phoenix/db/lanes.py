@@ -14,6 +14,7 @@ gunicorn worker answers it). Per lane:
   phoenix/gunicorn_worker.py) is answered 503 at once. By then its client or the load balancer
   is close to giving up, and doing its work would only make the queue behind it longer.
 
+Static files are never counted nor shed (a browser fetches several at once with each page).
 The default bulkheads leave one thread of the process (GUNICORN_THREADS) to the other lanes:
 public and API at most threads - 1 each, the admin at most half.
 """
@@ -65,6 +66,10 @@ class LaneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info.startswith(settings.STATIC_URL):
+            # Static files (WhiteNoise, from memory) hold a thread for microseconds, and a
+            # browser asks for several at once with the page: never shed them.
+            return self.get_response(request)
         lane = state.lane_of(request.path_info)
         queued = request.META.get(QUEUED_SECONDS)
         limit = settings.PHOENIX_MAX_QUEUE_MS / 1000
