@@ -95,6 +95,7 @@ MIDDLEWARE = [
     "phoenix.headers.PermissionsPolicyMiddleware",  # outermost: on every answer, /healthz too
     "phoenix.db.middleware.HealthCheckMiddleware",  # first: /healthz answers any Host header
     "phoenix.bodylimit.BodyLimitMiddleware",  # before anything reads a body (limits by route)
+    "phoenix.db.lanes.LaneMiddleware",  # bulkheads per lane and the queue bound: 503 at once when full
     "django.middleware.security.SecurityMiddleware",
     # Serves /static/ from STATIC_ROOT inside gunicorn (behind the ALB there is no other web server).
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -128,6 +129,8 @@ PHOENIX_PUBLIC_GET_PATHS = r"^/(?:track/.*|api/v1/tracking(?:/[^/]+)?)?$"
 PHOENIX_PUBLIC_GET_MIDDLEWARE = {
     "phoenix.headers.PermissionsPolicyMiddleware": "run",
     "phoenix.db.middleware.HealthCheckMiddleware": "run",
+    "phoenix.bodylimit.BodyLimitMiddleware": "run",
+    "phoenix.db.lanes.LaneMiddleware": "run",  # bulkheads: public pages are the lane they protect others from
     "django.middleware.security.SecurityMiddleware": "run",
     "whitenoise.middleware.WhiteNoiseMiddleware": "run",
     "phoenix.headers.CSPMiddleware": "run",
@@ -221,12 +224,35 @@ PHOENIX_DB_WRITER_DOWN_SECONDS = env_int("PHOENIX_DB_WRITER_DOWN_SECONDS", 1)
 # Seconds after which a database socket whose peer acknowledges nothing (a partition) fails:
 # TCP_USER_TIMEOUT plus keepalive on every connection (phoenix/db/sockets.py); 0 = off.
 PHOENIX_DB_TCP_USER_TIMEOUT = env_int("PHOENIX_DB_TCP_USER_TIMEOUT", 5)
+# Statement budgets per lane (phoenix/db/lanes.py), in milliseconds: the server kills a
+# statement of a public page, a partner API call or an admin screen that runs longer (503, the
+# busy class). "other" is everything outside a request (migrations, commands, the worker): 0 =
+# no budget, their read timeout bounds them. Each is capped below its alias's read timeout.
+PHOENIX_DB_STATEMENT_MS = {
+    "public": env_int("PHOENIX_DB_STATEMENT_MS_PUBLIC", 1500),
+    "api": env_int("PHOENIX_DB_STATEMENT_MS_API", 4000),
+    "admin": env_int("PHOENIX_DB_STATEMENT_MS_ADMIN", 8000),
+    "other": env_int("PHOENIX_DB_STATEMENT_MS_OTHER", 0),
+}
+# Bulkheads (phoenix/db/lanes.py): requests of one lane in flight per process, at most; one more
+# is answered 503 with Retry-After at once. The defaults leave a thread of GUNICORN_THREADS to
+# the other lanes. 0 = no limit.
+_threads = env_int("GUNICORN_THREADS", max(4, 2 * (os.cpu_count() or 1)))
+PHOENIX_LANE_THREADS = {
+    "public": env_int("PHOENIX_LANE_THREADS_PUBLIC", max(1, _threads - 1)),
+    "api": env_int("PHOENIX_LANE_THREADS_API", max(1, _threads - 1)),
+    "admin": env_int("PHOENIX_LANE_THREADS_ADMIN", max(1, _threads // 2)),
+}
+# A request that waited longer than this for a free thread is answered 503 at once (0 = never).
+PHOENIX_MAX_QUEUE_MS = env_int("PHOENIX_MAX_QUEUE_MS", 1000)
 # Lag-aware reader (phoenix/db/lag.py): each process checks the replica's lag every
 # PHOENIX_REPLICA_LAG_CHECK_SECONDS, off the request path; while it is more than
 # PHOENIX_MAX_REPLICA_LAG seconds behind (default: the pin window), or its lag is unknown,
 # reads go to the writer. 0 switches the check off.
 PHOENIX_MAX_REPLICA_LAG = env_int("PHOENIX_MAX_REPLICA_LAG", PHOENIX_PIN_SECONDS)
 PHOENIX_REPLICA_LAG_CHECK_SECONDS = env_int("PHOENIX_REPLICA_LAG_CHECK_SECONDS", 1)
+# The reader is shunned too while that check takes longer than this (a slow reader); 0 = never.
+PHOENIX_MAX_READER_PROBE_MS = env_int("PHOENIX_MAX_READER_PROBE_MS", 500)
 
 # Caches, in each process's memory: "default" holds small per-process memos (the lookup and
 # throttle counters are shared rows on the writer, tracking/budget.py); "pages" the rendered public tracking pages (tracking/site/pagecache.py),

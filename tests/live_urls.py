@@ -9,5 +9,8 @@ urlpatterns = [
     path("_live/shipments/<str:number>/reference", live_views.reference_write),
     path("api/_live/shipments/<str:number>/reference", live_views.reference_write),
     path("_live/session", live_views.session_touch),
+    path("_live/sleep", live_views.sleep),
+    path("api/_live/sleep", live_views.sleep),
+    path("_live/hold", live_views.hold),
     path("", include("phoenix.urls")),
 ]

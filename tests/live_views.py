@@ -57,3 +57,24 @@ def session_touch(request: HttpRequest) -> JsonResponse:
     """Read a page that also changes the session (as "recently viewed" lists do)."""
     request.session["visits"] = request.session.get("visits", 0) + 1
     return JsonResponse({"visits": request.session["visits"]})
+
+
+@require_GET
+def sleep(request: HttpRequest) -> JsonResponse:
+    """Run ``SELECT SLEEP(seconds)`` on ``alias`` (default the reader): a runaway statement on demand."""
+    alias = request.GET.get("alias", "reader")
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SELECT SLEEP(%s)", [float(request.GET.get("seconds", "1"))])
+        (slept,) = cursor.fetchone()
+    return JsonResponse({"slept": slept})
+
+
+@require_GET
+def hold(request: HttpRequest) -> JsonResponse:
+    """Wait (at most 60 s) for the named lock ``?name=`` on the writer, which a test holds: a
+    request that keeps its thread for exactly as long as the test wants."""
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT GET_LOCK(%s, 60)", [request.GET["name"]])
+        (got,) = cursor.fetchone()
+        cursor.execute("SELECT RELEASE_LOCK(%s)", [request.GET["name"]])
+    return JsonResponse({"got": got})

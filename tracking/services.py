@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connections, transaction
+from django.db import IntegrityError, OperationalError, connections, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from phoenix.db.errors import is_busy
 from tracking import milestones, numbers, phones, sealing
 from tracking.images import image_clean, image_content_type
 from tracking.models import (
@@ -238,6 +239,9 @@ def shipment_create_many(
 MAX_EVENTS_PER_INGEST = 500
 EVENT_ID_PATTERN = re.compile(r"[\x21-\x7e]{1,100}")  # printable ASCII, no spaces
 INGEST_ATTEMPTS = 3
+# A lock wait timeout or a deadlock (errors.BUSY_CODES) rolls the whole insert back; it is run
+# once more, as an id conflict is: the ingest is idempotent, so nothing can be stored twice.
+INGEST_BUSY_RETRIES = 1
 
 ACCEPTED = "accepted"
 DUPLICATE = "duplicate"
@@ -317,10 +321,18 @@ def events_ingest(*, partner: Partner | None, items: list, source: str = EventSo
     if not known:
         return results
 
-    for attempt in range(1, INGEST_ATTEMPTS + 1):
+    busy_retries = INGEST_BUSY_RETRIES
+    attempt = 0
+    while True:
+        attempt += 1
         try:
             statuses = _events_insert(partner, known, shipment_ids, facility_ids, source, now, token)
             break
+        except OperationalError as exc:
+            if not is_busy(exc) or busy_retries == 0 or connections[WRITER].in_atomic_block:
+                raise  # a second busy answer becomes a 503 with Retry-After (phoenix/db/middleware.py)
+            busy_retries -= 1
+            logger.warning("event ingest for partner %s: the database was busy (%s), retrying once", partner, exc)
         except IntegrityError:
             # Another request inserted one of these ids (or deleted a shipment) meanwhile.
             if attempt == INGEST_ATTEMPTS:

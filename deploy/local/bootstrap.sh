@@ -2,7 +2,7 @@
 # Install the system packages a profile needs, from Debian's archive, when they are missing.
 #
 #   deploy/local/bootstrap.sh run    build headers for mysqlclient, gettext
-#   deploy/local/bootstrap.sh stack  the run profile plus MariaDB and HAProxy (make stack, make drills)
+#   deploy/local/bootstrap.sh stack  the run profile plus MariaDB, HAProxy, iptables, iproute2 (make stack, make drills)
 #   deploy/local/bootstrap.sh test   the above plus MariaDB, HAProxy, Chromium and the linters
 #
 # As root it runs apt-get; otherwise it prints the one command to run and fails.
@@ -30,12 +30,17 @@ test_needs=(
     "npm:npm"
     "valgrind:valgrind"
     "openssl:openssl"
+    "/usr/sbin/iptables:iptables"
+    "/usr/sbin/ip:iproute2"
 )
 
 stack_needs=(
     "mariadbd:mariadb-server"
     "mariadb:mariadb-client"
     "haproxy:haproxy"
+    # The slow-and-silent drills: a network namespace of their own and iptables inside it.
+    "/usr/sbin/iptables:iptables"
+    "/usr/sbin/ip:iproute2"
 )
 
 needs=("${run_needs[@]}")

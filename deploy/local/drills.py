@@ -12,6 +12,18 @@ unique event ids, a staff user and a partner that write and read their writes ba
   4 zone     one app instance (az-a) killed with SIGKILL, then started again
   5 lag      replication lag (the replica's SQL thread stopped for 10 s)
 
+Slow or silent rather than gone (deploy/local/reliability/faults.py; the run re-executes itself
+in a network namespace of its own, so iptables rules and floods touch only its stack):
+
+  6 writer-blackhole   every packet to and from the cluster endpoint dropped (no RST)
+  7 reader-blackhole   the same for the reader endpoint
+  8 writer-hung        FLUSH TABLES WITH READ LOCK held on the writer
+  9 reader-slow        the reader endpoint through a forwarder adding 0.5 s each way (1 s a round trip)
+ 10 replica-stopped    the replica's SQL thread stopped three times as long as drill 5 (lag grows)
+ 11 reader-full        the reader at max_connections (1040), the app's sessions cut
+ 12 writer-full        the writer at max_connections (1040), the app's sessions cut
+ 13 overload           clients asking for pages back to back, four per thread of the instances
+
 Every request is recorded (start time, kind, status, latency, event id). After each drill the
 writer is asked for every event id the load generator posted: an id acknowledged with a 2xx but
 absent is a lost write, an id stored twice a duplicated one. --quick runs drills 1, 3 and 5 at a
@@ -37,6 +49,7 @@ if __package__ in (None, ""):  # run by path: the deploy package sits at the rep
 
 from deploy.local.lab.processes import partner_token
 from deploy.local.lab.report import say
+from deploy.local.reliability import faults
 from deploy.local.reliability.figures import Drill, count, verdicts
 from deploy.local.reliability.load import Load
 from deploy.local.reliability.report import report
@@ -94,7 +107,9 @@ def run_drill(stack: Stack, data: dict, drill: Drill, *, scale: float, phase: fl
     say(f"drill {drill.number}: {drill.title}")
     offsets = app_log_offsets(stack)
     load = Load(stack, data, scale=scale, budget=budget)
+    balancer = faults.BalancerWatch(stack)
     load.start()
+    balancer.start()
     try:
         time.sleep(phase / 2)
         writer, reader = stack.roles()
@@ -137,12 +152,16 @@ def run_drill(stack: Stack, data: dict, drill: Drill, *, scale: float, phase: fl
             stack.sql(reader, "STOP SLAVE SQL_THREAD")
             did(f"replica {reader} SQL thread stopped")
             time.sleep(10.0)
+            drill.replica_behind = events_behind(stack)
             stack.sql(reader, "START SLAVE SQL_THREAD")
             did(f"replica {reader} SQL thread started")
             stack.wait_replica_caught_up()
             did("replica caught up")
+        else:
+            slow_or_silent(stack, data, drill, phase=phase, did=did)
         time.sleep(phase / 2)
     finally:
+        drill.balancer = balancer.stop()
         drill.records = load.stop()
     if load.staff_error:
         drill.notes.append(load.staff_error)
@@ -151,13 +170,78 @@ def run_drill(stack: Stack, data: dict, drill: Drill, *, scale: float, phase: fl
     drill.app_log = app_log_problems(offsets)
 
 
+def slow_or_silent(stack: Stack, data: dict, drill: Drill, *, phase: float, did) -> None:
+    """Drills 6 to 13: hold the fault for ``phase`` seconds (drill.fault is its window)."""
+    writer, reader = stack.roles()
+    ports = {"writer": int(stack.env["PHOENIX_CLUSTER_PORT"]), "reader": int(stack.env["PHOENIX_READER_PORT"])}
+    if drill.name in ("writer-blackhole", "reader-blackhole"):
+        role = drill.name.split("-")[0]
+        fault = faults.blackholed(ports[role])
+    elif drill.name == "writer-hung":
+        fault = faults.read_lock_held(stack, writer)
+    elif drill.name == "reader-slow":
+        fault = faults.slowed(stack, reader, 0.5)
+    elif drill.name in ("reader-full", "writer-full"):
+        fault = faults.server_full(stack, reader if drill.name == "reader-full" else writer)
+    elif drill.name == "replica-stopped":
+        phase *= 3
+        fault = _replica_stopped(stack, reader)
+    elif drill.name == "overload":
+        threads = 2 * int(stack.env.get("PHOENIX_STACK_WORKERS", 2)) * int(stack.env.get("PHOENIX_STACK_THREADS", 4))
+        fault = faults.Flood(stack, data["numbers"], clients=4 * threads)
+    else:
+        raise ValueError(drill.name)
+    with fault as held:
+        start = time.time()
+        did(f"{drill.title}: on")
+        time.sleep(phase)
+        drill.fault = (start, time.time())
+        if drill.name == "replica-stopped":
+            drill.replica_behind = events_behind(stack)
+    did(f"{drill.title}: off")
+    if drill.name == "overload":
+        drill.flood = held.summary()
+    if isinstance(held, int):
+        drill.notes.append(f"{held} idle connections filled the server")
+    if drill.name == "replica-stopped":
+        stack.wait_replica_caught_up()
+        did("replica caught up")
+
+
+def events_behind(stack: Stack) -> int:
+    """Return how many scan events the writer has that the replica has not applied yet."""
+    writer, reader = stack.roles()
+    statement = "SELECT COUNT(*) FROM phoenix.tracking_trackingevent"
+    return stack.sql(writer, statement)[0][0] - stack.sql(reader, statement)[0][0]
+
+
+class _replica_stopped:
+    def __init__(self, stack: Stack, node: str):
+        self.stack, self.node = stack, node
+
+    def __enter__(self):
+        self.stack.sql(self.node, "STOP SLAVE SQL_THREAD")
+
+    def __exit__(self, *exc_info):
+        self.stack.sql(self.node, "START SLAVE SQL_THREAD")
+
+
 DRILLS = [
     (1, "reader", "reader stopped, then restarted"),
     (2, "writer", "writer stopped, then restarted"),
     (3, "failover", "failover while writes continue, then failback"),
     (4, "zone", "app instance az-a killed (SIGKILL), then restarted"),
     (5, "lag", "replication lag of 10 s while staff and partners write and read back"),
+    (6, "writer-blackhole", "writer endpoint blackholed (packets dropped, no RST)"),
+    (7, "reader-blackhole", "reader endpoint blackholed (packets dropped, no RST)"),
+    (8, "writer-hung", "writer hung (FLUSH TABLES WITH READ LOCK held)"),
+    (9, "reader-slow", "reader slow (0.5 s added each way)"),
+    (10, "replica-stopped", "replica SQL thread stopped, lag growing past the bound"),
+    (11, "reader-full", "reader full (max_connections reached, 1040)"),
+    (12, "writer-full", "writer full (max_connections reached, 1040)"),
+    (13, "overload", "overload (four clients per thread asking for pages back to back)"),
 ]
+SLOW_OR_SILENT = {number for number, _name, _title in DRILLS if number >= 6}
 
 
 def main(argv=None) -> int:
@@ -169,9 +253,12 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=Path, help="write the figures as JSON here")
     parser.add_argument("--keep", action="store_true", help="leave the stack running at the end (to look around)")
     args = parser.parse_args(argv)
-    chosen = {1, 3, 5} if args.quick else {1, 2, 3, 4, 5}
+    chosen = {1, 3, 5} if args.quick else {number for number, _name, _title in DRILLS}
     if args.drills:
         chosen = {int(n) for n in args.drills.split(",")}
+    if chosen & SLOW_OR_SILENT and not faults.in_netns():
+        # The whole run, stack and load, in a network namespace of its own (see faults.py).
+        return faults.reexec_in_netns([str(Path(__file__).resolve()), *(sys.argv[1:] if argv is None else argv)])
     scale, phase, shipments = (0.5, 5.0, 120) if args.quick else (1.0, 8.0, 400)
 
     signal.signal(signal.SIGTERM, _on_sigterm)

@@ -17,6 +17,12 @@ LOST_CODES = frozenset({2002, 2003, 2005, 2006, 2013, 2055, 1053, 1927, 4031})
 FULL_CODES = frozenset({1040, 1203, 1226, 1129})
 # Every "this server cannot serve us now" failure, as the backend and the middleware classify them.
 UNAVAILABLE_CODES = LOST_CODES | FULL_CODES
+# The server is there and healthy, but this statement could not finish now: a row lock waited
+# longer than innodb_lock_wait_timeout (1205), a deadlock rolled the transaction back (1213),
+# the statement ran past its budget (1969 MariaDB max_statement_time, 3024 MySQL
+# max_execution_time). Busy, not down: 503 with Retry-After, nothing marked down, and an
+# idempotent operation may run once more.
+BUSY_CODES = frozenset({1205, 1213, 1969, 3024})
 
 
 class WriterUnavailable(OperationalError):
@@ -39,6 +45,11 @@ def error_code(exc: BaseException) -> int | None:
 def is_lost(exc: BaseException) -> bool:
     """Return True when the server is gone, silent (a read timeout is 2013) or full (1040...)."""
     return error_code(exc) in UNAVAILABLE_CODES
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Return True when the server refused this statement for now (lock wait, deadlock, budget)."""
+    return error_code(exc) in BUSY_CODES
 
 
 def is_read_only(exc: BaseException) -> bool:

@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass
 import MySQLdb
 from django.db import connections
 
+from phoenix.db.errors import is_lost
+
 
 @dataclass
 class Probe:
@@ -103,7 +105,9 @@ def replica_lag(cursor) -> Lag:
     for statement in ("SHOW REPLICA STATUS", "SHOW SLAVE STATUS"):
         try:
             cursor.execute(statement)
-        except MySQLdb.Error:
+        except MySQLdb.Error as exc:
+            if is_lost(exc):
+                raise  # the server did not answer: that is no "statement not supported"
             continue
         row = cursor.fetchone()
         if row is None:
@@ -120,7 +124,9 @@ def replica_lag(cursor) -> Lag:
             "WHERE SERVER_ID = @@aurora_server_id"
         )
         row = cursor.fetchone()
-    except MySQLdb.Error:
+    except MySQLdb.Error as exc:
+        if is_lost(exc):
+            raise
         return Lag(None, "none (not a replica)", replica=False)
     if row is None or row[0] is None:
         return Lag(None, "unknown")

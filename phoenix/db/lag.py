@@ -11,6 +11,8 @@ The reader is *shunned* (reads go to the writer, logged as ``reader_lag``) while
 - its lag is beyond PHOENIX_MAX_REPLICA_LAG seconds, or unknown on a replica (I/O or SQL thread
   stopped, replication broken);
 - the reader cannot be measured (unreachable, or it does not answer within its timeouts);
+- the reader is slow: the probe took longer than PHOENIX_MAX_READER_PROBE_MS (a reader that
+  answers every round trip late, below its read timeout, would otherwise make every page slow);
 - the last sample is too old (the probe thread is stuck on a silent reader).
 
 One log line when the reader is shunned and one when it is readmitted. A reader that is not a
@@ -124,9 +126,13 @@ class LagMonitor:
         bound = max_lag()
         try:
             cursor = self._cursor()
+            started = time.monotonic()
             lag = replica_lag(cursor)
+            took = time.monotonic() - started
             cursor.close()
-            sample = Sample(time.monotonic(), lag.seconds, lag.text, lag.beyond(bound))
+            slow = took * 1000 > float(getattr(settings, "PHOENIX_MAX_READER_PROBE_MS", 500)) > 0
+            text = f"{lag.text} (slow: the probe took {took:.2f} s)" if slow else lag.text
+            sample = Sample(time.monotonic(), lag.seconds, text, lag.beyond(bound) or slow)
         except (MySQLdb.Error, OSError) as exc:
             self._close()
             logger.debug("replica lag not measured: %s", exc)

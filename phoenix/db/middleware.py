@@ -24,13 +24,16 @@ from django.template.loader import render_to_string
 
 from phoenix.clientip import client_ip
 from phoenix.db import health, lag, pinning, state
-from phoenix.db.errors import WriterUnavailable, is_lost
+from phoenix.db.errors import WriterUnavailable, is_busy, is_lost
 from phoenix.db.state import READER, WRITER
 from phoenix.logfilters import redacted_path
 
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 5
+# A busy answer (a lock wait, a deadlock, a statement past its budget, a lane or queue full)
+# passes in a moment: retry sooner.
+BUSY_RETRY_AFTER_SECONDS = 2
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
@@ -41,15 +44,30 @@ def is_unavailable(exc: BaseException) -> bool:
 
 def unavailable_response(request: HttpRequest, exc: BaseException | None = None) -> HttpResponse:
     """Return a 503 with Retry-After: JSON under /api/, a short HTML page elsewhere."""
+    if exc is None or isinstance(exc, WriterUnavailable):
+        error = {"code": "writer_unavailable", "message": "Changes cannot be saved right now; retry shortly."}
+    else:  # the reader failed and the writer could not stand in (both are down)
+        error = {"code": "database_unavailable", "message": "The database is unavailable; retry shortly."}
+    return _retry_later(request, error, "phoenix_db/unavailable.html", RETRY_AFTER_SECONDS)
+
+
+def busy_response(request: HttpRequest) -> HttpResponse:
+    """Return a 503 with Retry-After for "busy, try again in a moment": JSON under /api/, HTML elsewhere.
+
+    For a statement the database refused for now (lock wait timeout, deadlock, statement budget;
+    errors.BUSY_CODES) and for a request shed at the edge (phoenix/db/lanes.py). Nothing is
+    marked down: the servers are fine, this request came at a bad moment.
+    """
+    error = {"code": "busy", "message": "The service is busy; retry shortly."}
+    return _retry_later(request, error, "phoenix_db/busy.html", BUSY_RETRY_AFTER_SECONDS)
+
+
+def _retry_later(request: HttpRequest, error: dict, template: str, seconds: int) -> HttpResponse:
     if request.path_info.startswith("/api/"):
-        if exc is None or isinstance(exc, WriterUnavailable):
-            error = {"code": "writer_unavailable", "message": "Changes cannot be saved right now; retry shortly."}
-        else:  # the reader failed and the writer could not stand in (both are down)
-            error = {"code": "database_unavailable", "message": "The database is unavailable; retry shortly."}
         response = JsonResponse({"error": error}, status=503)
     else:
-        response = HttpResponse(render_to_string("phoenix_db/unavailable.html"), status=503)
-    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        response = HttpResponse(render_to_string(template), status=503)
+    response["Retry-After"] = str(seconds)
     response["Cache-Control"] = "no-store"
     return response
 
@@ -150,6 +168,7 @@ class DatabaseRoutingMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.monotonic()
         with state.scope() as current:
+            current.lane = state.lane_of(request.path_info)  # the statement budget of its queries
             if pinning.cookie_is_valid(request.COOKIES.get(pinning.COOKIE_NAME)):
                 state.pin(state.COOKIE)
             response = self.get_response(request)
@@ -177,6 +196,9 @@ class DatabaseRoutingMiddleware:
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, DatabaseError) and is_busy(exception):
+            logger.warning("database busy for %s %s: %s", request.method, request.path, exception)
+            return busy_response(request)
         if not is_unavailable(exception):
             return None
         logger.warning("database unavailable for %s %s: %s", request.method, redacted_path(request.path), exception)

@@ -35,6 +35,12 @@ READER_DOWN = "reader_down"  # the reader is marked down (or failed and the read
 NO_READER = "no_reader"  # no reader configured
 READER_LAG = "reader_lag"  # the replica is too far behind, or its lag is unknown (phoenix/db/lag.py)
 SESSION = "session"  # sessions are read from the writer (see router.WRITER_ONLY_APPS)
+# Lanes (phoenix/db/lanes.py): the public site, the partner API, the staff admin; OTHER is
+# anything outside a request (management commands, the notifications worker).
+PUBLIC = "public"
+API = "api"
+ADMIN = "admin"
+OTHER = "other"
 # Reasons a read went to the reader although the writer was wanted.
 WRITER_DOWN = "writer_down"  # the writer failed; a pinned read was served, possibly stale, by the reader
 
@@ -49,6 +55,7 @@ class RouteState:
     queries: dict[str, int] = field(default_factory=dict)  # alias -> statements executed
     reasons: dict[str, set[str]] = field(default_factory=dict)  # alias -> why it served reads
     bookkeeping: int = 0  # depth of bookkeeping() blocks: their writes pin nothing
+    lane: str = OTHER  # whose request this is (phoenix/db/lanes.py): sets the statement budget
 
     def note(self, alias: str, reason: str) -> None:
         self.reasons.setdefault(alias, set()).add(reason)
@@ -85,6 +92,15 @@ def scope() -> Iterator[RouteState]:
     finally:
         _writer_depth.reset(depth_token)
         _state.reset(token)
+
+
+def lane_of(path: str) -> str:
+    """Return the lane of a request path: the partner API, the staff admin, or the public site."""
+    if path.startswith("/api/"):
+        return API
+    if path.startswith("/admin/"):
+        return ADMIN
+    return PUBLIC
 
 
 def pin(reason: str) -> None:

@@ -5,31 +5,16 @@ and reader endpoints and as the ALB, two gunicorn instances. No timing is assert
 is shared); the seconds until writes resume are reported in docs/reliability.md by `make drills`.
 """
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.deploy.drillrun import run_drills
 
 pytestmark = pytest.mark.cluster
 
 
 @pytest.fixture(scope="module")
 def drills(tmp_path_factory) -> dict:
-    output = tmp_path_factory.mktemp("drills") / "drills.json"
-    run = subprocess.run(
-        [sys.executable, str(REPO / "deploy/local/drills.py"), "--quick", "--json", str(output)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert output.exists(), f"the drills did not finish:\n{run.stdout}\n{run.stderr}"
-    result = {drill["name"]: drill["figures"] for drill in json.loads(output.read_text())["drills"]}
+    result = run_drills(tmp_path_factory.mktemp("drills") / "drills.json", "--quick")
     assert set(result) == {"reader", "failover", "lag"}
     return result
 
@@ -65,5 +50,7 @@ def test_staff_and_partners_read_their_own_writes_while_the_replica_lags(drills)
     figures = drills["lag"]
     assert figures["own_reads"] > 0
     assert figures["stale_own_reads"] == 0, figures["examples"]
-    # Another client that did not write missed the fresh events: the lag was real.
-    assert figures["control_missed"] > 0
+    # The lag was real: the replica lacked events when its SQL thread started again. (Another
+    # client's reads mostly stay fresh: the lag-aware reader shuns a stopped replica within a
+    # second, so control_missed counts only the reads of that first second.)
+    assert figures["replica_behind"] > 0

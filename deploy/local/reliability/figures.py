@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from deploy.local.reliability.faults import percentile
 from deploy.local.reliability.load import Record
 from deploy.local.reliability.stack import Stack
 
 TARGETS = {
     "failed_gets": {"reader", "writer", "zone"},  # 0 failed GETs in drills 1, 2 and 4
     "resume_seconds": 5.0,  # drill 3: writes succeed again within 5 s of the endpoint moving
+    # Drills 6 to 13 (issue 18's "Done means"): during the fault at least 99 % of public pages
+    # served with p99 under 2 s, partner lookups served, neither instance out of the balancer;
+    # a stale replica shunned within 2 s of passing its bound; overload shed with fast 503s.
+    "pages_served": 0.99,
+    "p99_seconds": 2.0,
+    "shun_seconds": 2.0,
+    "shed_p99_seconds": 0.5,
 }
+MAX_REPLICA_LAG = 5.0  # the stack's PHOENIX_MAX_REPLICA_LAG (the default: the pin window)
 
 
 @dataclass
@@ -27,6 +36,10 @@ class Drill:
     notes: list[str] = field(default_factory=list)
     figures: dict = field(default_factory=dict)
     app_log: dict[str, int] = field(default_factory=dict)  # warnings and errors the instances logged
+    fault: tuple[float, float] | None = None  # drills 6-13: when the fault was on (epoch seconds)
+    balancer: dict = field(default_factory=dict)  # the ALB's view sampled: {"samples": n, "out": {instance: n}}
+    flood: dict = field(default_factory=dict)  # drill 13: what the flood's own clients got
+    replica_behind: int | None = None  # drills 5 and 10: events the replica lacked before it restarted
 
 
 def count(stack: Stack, drill: Drill) -> dict:
@@ -89,6 +102,40 @@ def count(stack: Stack, drill: Drill) -> dict:
         "latency_p50": _percentile([r.latency for r in records], 50),
         "latency_p99": _percentile([r.latency for r in records], 99),
         "examples": sorted({r.detail for r in records if r.detail})[:8],
+        "replica_behind": drill.replica_behind,
+        **_during(drill),
+    }
+
+
+def _during(drill: Drill) -> dict:
+    """What users saw while the fault was on, and how long failures went on after it ended."""
+    if drill.fault is None:
+        return {}
+    start, end = drill.fault
+    # In flight at some moment of the fault: a request that began just before it and waited
+    # through it is what a user saw during the fault as much as one that began inside it.
+    during = [r for r in drill.records if r.started <= end and r.started + r.latency >= start]
+    pages = [r for r in during if r.kind == "page"]
+    lookups = [r for r in during if r.kind == "lookup"]
+    failures = [r.started + r.latency for r in drill.records if r.failed and r.started >= start]
+    # Reads by a client that did not write, which missed a fresh event once the replica had been
+    # behind its bound for shun_seconds: the lag-aware reader should have sent them to the writer.
+    shunned_by = start + MAX_REPLICA_LAG + TARGETS["shun_seconds"]
+    return {
+        "fault_seconds": round(end - start, 1),
+        "pages_during": len(pages),
+        "pages_served_during": sum(1 for r in pages if not r.failed),
+        "page_statuses_during": _tally(r.status for r in pages if r.failed),
+        "page_p99_during": _percentile([r.latency for r in pages], 99),
+        "lookups_during": len(lookups),
+        "lookups_served_during": sum(1 for r in lookups if not r.failed),
+        "lookup_p99_during": _percentile([r.latency for r in lookups], 99),
+        "writes_acknowledged_during": sum(1 for r in during if r.kind in ("post", "partner_post") and r.acknowledged),
+        "recover_seconds": round(max(0.0, max(failures) - end), 2) if failures else 0.0,
+        "stale_reads_after_shun": sum(1 for r in drill.records if r.missed and shunned_by <= r.started <= end),
+        "balancer_samples": drill.balancer.get("samples", 0),
+        "balancer_out": drill.balancer.get("out", {}),
+        "flood": drill.flood,
     }
 
 
@@ -99,11 +146,7 @@ def _tally(statuses) -> dict:
     return tally
 
 
-def _percentile(values: list[float], p: int) -> float | None:
-    if not values:
-        return None
-    values = sorted(values)
-    return round(values[min(len(values) - 1, int(len(values) * p / 100))], 3)
+_percentile = percentile
 
 
 def verdicts(drill: Drill) -> list[tuple[str, bool, str]]:
@@ -120,4 +163,64 @@ def verdicts(drill: Drill) -> list[tuple[str, bool, str]]:
         result.append((f"writes resume within {limit:g} s of the endpoint moving", met, str(f["resume_seconds"])))
     if drill.name == "lag":
         result.append(("0 stale reads of one's own writes", f["stale_own_reads"] == 0, str(f["stale_own_reads"])))
+    if drill.fault is not None:
+        result += _slow_or_silent_verdicts(drill, f)
+    return result
+
+
+def _slow_or_silent_verdicts(drill: Drill, f: dict) -> list[tuple[str, bool, str]]:
+    share, p99 = TARGETS["pages_served"], TARGETS["p99_seconds"]
+    out = sum(f["balancer_out"].values())
+    result = [("neither instance out of the balancer", out == 0 and f["balancer_samples"] > 0, str(f["balancer_out"]))]
+    if drill.name == "overload":
+        flood = f["flood"]
+        shed_p99 = TARGETS["shed_p99_seconds"]
+        result += [
+            (
+                f"accepted pages of the flood p99 under {p99:g} s",
+                flood["served_p99"] is not None and flood["served_p99"] < p99,
+                f"{flood['served_p99']} s over {flood['served']}",
+            ),
+            (
+                f"shed pages answered 503 within {shed_p99:g} s (p99)",
+                flood["shed_p99"] is None or flood["shed_p99"] < shed_p99,
+                f"{flood['shed_p99']} s over {flood['shed']}",
+            ),
+            (
+                "scanners' writes acknowledged during the flood",
+                f["writes_acknowledged_during"] > 0,
+                str(f["writes_acknowledged_during"]),
+            ),
+        ]
+        return result
+    served = f["pages_served_during"] / f["pages_during"] if f["pages_during"] else 0.0
+    result += [
+        (
+            f"at least {share:.0%} of public pages served during the fault",
+            served >= share,
+            f"{f['pages_served_during']} of {f['pages_during']}, failed {f['page_statuses_during']}",
+        ),
+        (
+            f"public pages p99 under {p99:g} s during the fault",
+            f["page_p99_during"] is not None and f["page_p99_during"] < p99,
+            f"{f['page_p99_during']} s",
+        ),
+    ]
+    if drill.name.startswith("writer"):
+        result.append(
+            (
+                "partner lookups served through the writer's trouble",
+                f["lookups_during"] > 0 and f["lookups_served_during"] >= share * f["lookups_during"],
+                f"{f['lookups_served_during']} of {f['lookups_during']}",
+            )
+        )
+    if drill.name == "replica-stopped":
+        limit = TARGETS["shun_seconds"]
+        result.append(
+            (
+                f"no stale read by others once the replica was {limit:g} s past its bound",
+                f["stale_reads_after_shun"] == 0,
+                str(f["stale_reads_after_shun"]),
+            )
+        )
     return result

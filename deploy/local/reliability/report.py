@@ -38,6 +38,36 @@ def report(drills: list[Drill], *, quick: bool, elapsed: float, started: datetim
             f"{f['write_errors_other']} | {f['writes_lost']} of {f['writes_acknowledged']} | {f['writes_duplicated']} | "
             f"{resume} | {f['longest_write_gap']} | {f['stale_own_reads']} of {f['own_reads']} |"
         )
+    silent = [d for d in drills if d.fault is not None]
+    if silent:
+        lines += [
+            "",
+            "### Slow or silent servers (drills 6 to 13)",
+            "",
+            "Run in a network namespace of their own (iptables rules and floods touch only the drill's",
+            'stack). "During" counts the requests in flight at some moment of the fault; recovery is how',
+            "long after the fault ended the last failed request of the drill came back (0: none after it",
+            "ended).",
+            "",
+            "| drill | fault (s) | public pages served during | page p99 (s) | partner lookups served | lookup p99 (s) | writes acknowledged during | recovery (s) | instance out of the ALB (samples) |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for d in silent:
+            f = d.figures
+            share = f"{100 * f['pages_served_during'] / f['pages_during']:.1f} %" if f["pages_during"] else "-"
+            lines.append(
+                f"| {d.number}. {d.title} | {f['fault_seconds']} | {f['pages_served_during']} of {f['pages_during']} ({share}) | "
+                f"{f['page_p99_during']} | {f['lookups_served_during']} of {f['lookups_during']} | {f['lookup_p99_during']} | "
+                f"{f['writes_acknowledged_during']} | {f['recover_seconds']} | {sum(f['balancer_out'].values())} of {f['balancer_samples']} |"
+            )
+        for d in silent:
+            if d.flood:
+                fl = d.flood
+                lines += [
+                    "",
+                    f"Drill {d.number}'s flood: {fl['answers']} answers {fl['statuses']}; served p99 {fl['served_p99']} s, "
+                    f"shed (503) p99 {fl['shed_p99']} s.",
+                ]
     lines += ["", "## Targets", ""]
     for d in drills:
         for target, met, figure in verdicts(d):
@@ -64,6 +94,11 @@ def report(drills: list[Drill], *, quick: bool, elapsed: float, started: datetim
             "(expected only while the replica lags: it shows the lag was real and the check can fail)"
         )
         lines.append(f"- latency p50 {f['latency_p50']} s, p99 {f['latency_p99']} s (status 0 = no answer)")
+        if f.get("replica_behind") is not None:
+            lines.append(
+                f"- the replica lacked {f['replica_behind']} scan events just before its SQL thread started again "
+                "(the lag was real; reads by others that stayed fresh show the lag-aware reader at work)"
+            )
         if f["write_pause_seconds"]:
             lines.append(
                 f"- writes resumed {f['resume_seconds']} s after the cluster endpoint moved; the whole pause, "
@@ -92,12 +127,15 @@ def report(drills: list[Drill], *, quick: bool, elapsed: float, started: datetim
     lines += [
         "## How to rerun",
         "",
-        "    make drills                                   # all five drills, rewrites this file",
+        "    make drills                                   # all thirteen drills, rewrites this file",
         "    .venv/bin/python deploy/local/drills.py --quick   # drills 1, 3 and 5 at a reduced load",
+        "    .venv/bin/python deploy/local/drills.py --quick --drills 6,13   # as tests/deploy/test_slow_drills.py",
         "",
-        "The quick subset also runs inside `make test` (tests/deploy/test_drills.py), asserting the",
-        "targets that do not depend on timing. Each run starts its own stack on free ports in a",
-        "temporary directory and stops it at the end; see docs/stack.md to run the stack by hand.",
+        "The quick subsets also run inside `make test` (tests/deploy/test_drills.py,",
+        "tests/deploy/test_slow_drills.py), asserting the targets that do not depend on timing. Each",
+        "run starts its own stack on free ports in a temporary directory and stops it at the end; see",
+        "docs/stack.md to run the stack by hand. How the application is meant to behave in each",
+        "failure, and why: [docs/failure-modes.md](failure-modes.md).",
         "",
     ]
     return "\n".join(lines)

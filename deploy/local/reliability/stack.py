@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -64,6 +65,17 @@ class Stack:
             float(re.search(r"started_at=([0-9.]+)", output).group(1)),
             float(re.search(r"moved_at=([0-9.]+)", output).group(1)),
         )
+
+    def haproxy(self, command: str) -> str:
+        """Send one command (or several, joined by ';') to HAProxy's admin socket; return its answer."""
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(5)
+            sock.connect(str(self.dir / "haproxy.sock"))
+            sock.sendall(command.encode() + b"\n")
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        return answer.decode()
 
     def roles(self) -> tuple[str, str]:
         """Return the nodes that are the writer and the reader now (failovers swap them)."""

@@ -88,3 +88,15 @@ def test_with_replication_stopped_reads_go_to_the_writer_and_readyz_and_dbcheck_
     messages = [r.get("message", "") for r in app.log_records()]
     assert any(m.startswith("reader shunned") for m in messages)
     assert any(m.startswith("reader readmitted") for m in messages)
+
+
+def test_after_its_connection_is_cut_the_probe_reconnects_and_still_sees_a_stopped_replica(app):
+    """A cut connection is a reader not answering, not "not a replica": the probe reconnects."""
+    app.wait_replica()
+    _wait_until(lambda: _reader(app)["lag_seconds"] is not None, "a first lag sample")
+    with app.endpoint_down(app.reader):  # the probe's own connection is cut too
+        _wait_until(lambda: _reader(app)["shunned"], "the unreachable reader shunned")
+    _wait_until(lambda: not _reader(app)["shunned"], "the reader readmitted once it answers")
+    with app.replication_stopped():
+        _wait_until(lambda: _reader(app)["shunned"], "the stopped replica shunned")
+        assert _reader(app)["lag_seconds"] is None

@@ -200,6 +200,9 @@ def test_healthz_answers_while_every_thread_waits_on_a_silent_database(app, numb
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         "GUNICORN_WORKERS": "1",
         "GUNICORN_THREADS": "2",
+        # No bulkhead and no shedding: this is about /healthz when every thread waits anyway.
+        "PHOENIX_LANE_THREADS_PUBLIC": "0",
+        "PHOENIX_MAX_QUEUED": "-1",
         "GUNICORN_TIMEOUT": "60",
         "FORWARDED_ALLOW_IPS": "127.0.0.1",
     }

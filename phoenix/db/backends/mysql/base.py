@@ -17,6 +17,11 @@ ENGINE ``phoenix.db.backends.mysql`` (phoenix/dburl.py uses it for every mysql:/
   the rest of the request or task to the writer (read-your-writes), raw cursors included.
 - Every TCP connection gets ``TCP_USER_TIMEOUT`` and keepalive (``tune_socket``), so a partition
   fails the socket in seconds without bounding a slow query on a live server.
+- Statement budget: each connection carries the budget of the lane it serves now (the public
+  site, the partner API, the admin; phoenix/db/lanes.py), set with one ``SET SESSION
+  max_statement_time`` (MariaDB; ``max_execution_time`` on MySQL/Aurora) only when the lane
+  changes. The server kills a statement past it (1969/3024, the busy class: 503, nothing marked
+  down). It is capped below the alias's read timeout, so the server's clean error comes first.
 - ``PASSWORD_FILE`` in the settings dict: the password is read from that file for every new
   connection, so a rotated secret is picked up without a restart.
 """
@@ -70,7 +75,21 @@ def _raw_cursor(alias: str):
     other = connections[alias]
     other.close_if_health_check_failed()
     other.ensure_connection()
+    with other.wrap_database_errors:
+        other.apply_statement_budget()
     return other.connection.cursor()
+
+
+def statement_budget(read_timeout: float | None) -> float:
+    """Return the seconds one statement of the current lane may run on a connection; 0 = no bound.
+
+    Capped half a second below the connection's read timeout: past that the client would give
+    up first with 2013 (lost connection), which reads as a server gone and marks it down.
+    """
+    seconds = settings.PHOENIX_DB_STATEMENT_MS.get(state.current().lane, 0) / 1000
+    if seconds > 0 and read_timeout:
+        seconds = min(seconds, max(0.5, read_timeout - 0.5))
+    return seconds
 
 
 class CursorWrapper(mysql.CursorWrapper):
@@ -191,7 +210,10 @@ class DatabaseWrapper(mysql.DatabaseWrapper):
             params["password"] = Path(password_file).read_text().strip()
         return params
 
+    _statement_seconds: float | None = None  # the budget set on the current connection; None: not known
+
     def get_new_connection(self, conn_params):
+        self._statement_seconds = None
         if self.alias != WRITER:
             return tune_socket(super().get_new_connection(conn_params))
         if state.is_down(WRITER):
@@ -218,7 +240,22 @@ class DatabaseWrapper(mysql.DatabaseWrapper):
         return connection
 
     def create_cursor(self, name=None):
+        self.apply_statement_budget()
         return CursorWrapper(self.connection.cursor(), self)
+
+    def apply_statement_budget(self) -> None:
+        """Set the current lane's statement budget on this connection, if it has another one."""
+        seconds = statement_budget(self.settings_dict.get("OPTIONS", {}).get("read_timeout"))
+        if seconds == self._statement_seconds:
+            return
+        # The server's version string, not mysql_is_mariadb: that one runs a query through a cursor.
+        if "mariadb" in self.connection.get_server_info().lower():
+            statement, value = "SET SESSION max_statement_time = %s", seconds
+        else:
+            statement, value = "SET SESSION max_execution_time = %s", round(seconds * 1000)
+        with self.connection.cursor() as cursor:
+            cursor.execute(statement, [value])
+        self._statement_seconds = seconds
 
     def _cursor(self, name=None):
         try:
