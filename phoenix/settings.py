@@ -143,6 +143,7 @@ PHOENIX_PUBLIC_GET_MIDDLEWARE = {
     "tracking.api.middleware.PrivateAnswersMiddleware": "run",
     "django.middleware.csrf.CsrfViewMiddleware": "run",
     "django.contrib.auth.middleware.AuthenticationMiddleware": "skip",  # they show nobody's account
+    "django_otp.middleware.OTPMiddleware": "skip",  # staff's second factor: no staff page here
     "django.contrib.messages.middleware.MessageMiddleware": "skip",  # they show no messages
     "django.middleware.clickjacking.XFrameOptionsMiddleware": "run",
     "simple_history.middleware.HistoryRequestMiddleware": "skip",  # a GET page changes nothing

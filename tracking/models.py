@@ -754,6 +754,7 @@ class PhoneReceipt(models.Model):
     def __str__(self) -> str:
         return f"{self.provider_id} {self.delivery}"
 
+
 class RateCounter(models.Model):
     """Points a client spent in one fixed window of a shared budget (tracking/budget.py).
 

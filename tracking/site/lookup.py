@@ -229,7 +229,9 @@ def _many_sql(count: int) -> str:
     columns.append(latest("f.time_zone", facility_join))
     placeholders = ", ".join(["%s"] * count)
     # A sandbox partner's test shipments are not public.
-    return f"SELECT {', '.join(columns)} FROM {shipment} s WHERE s.tracking_number IN ({placeholders}) AND NOT s.is_test"
+    return (
+        f"SELECT {', '.join(columns)} FROM {shipment} s WHERE s.tracking_number IN ({placeholders}) AND NOT s.is_test"
+    )
 
 
 @functools.cache
