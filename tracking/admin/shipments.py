@@ -237,7 +237,7 @@ class SafeImportConfirmMixin:
         """Return "tampered", "gone" (the waiting file no longer exists) or None."""
 
         def index(value, count: int) -> bool:
-            return str(value).isdigit() and int(value) < count
+            return str(value).isascii() and str(value).isdigit() and int(value) < count
 
         if not index(form.cleaned_data["format"], len(self.get_import_formats())):
             return "tampered"

@@ -16,6 +16,7 @@ while transactions and replica lag stay within that window (docs/api.md, Changes
 
 import base64
 import binascii
+import re
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -115,14 +116,23 @@ def page_response(request, body: dict, cursor: str | None, name: str, limit: int
 
 def page_limit(request) -> int:
     value = request.query_params.get("limit", str(PAGE_DEFAULT))
-    if not value.isdigit() or not 1 <= int(value) <= PAGE_MAX:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= PAGE_MAX:
         message = f"Give a whole number from 1 to {PAGE_MAX}."
         raise ApiError(400, "invalid", message, {"limit": [message]})
     return int(value)
 
 
+# RFC 3339's date-time, as the schema says (parse_datetime alone also takes a space for the T,
+# no seconds, a comma before the fraction).
+RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
 def _updated_after(request) -> datetime:
     value = request.query_params.get("updated_after", "")
+    if not RFC3339.fullmatch(value):
+        value = ""  # refused below, with the same message
     try:
         parsed = parse_datetime(value)
     except ValueError:
@@ -146,14 +156,14 @@ def _shipment_cursor(value: str) -> tuple[datetime, int]:
         parsed = parse_datetime(stamp)
     except ValueError:
         parsed = None
-    if parsed is None or not pk.isdigit():
+    if parsed is None or not (pk.isascii() and pk.isdigit()):
         raise _bad_cursor("cursor")
     return parsed, int(pk)
 
 
 def _event_cursor(value: str) -> int:
     decoded = _decode(value, "after")
-    if not decoded.startswith("e") or not decoded[1:].isdigit():
+    if not decoded.startswith("e") or not (decoded[1:].isascii() and decoded[1:].isdigit()):
         raise _bad_cursor("after")
     return int(decoded[1:])
 

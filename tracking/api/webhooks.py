@@ -348,7 +348,7 @@ def webhook_deliveries(request, id: int) -> Response:
     rows = WebhookDelivery.objects.filter(endpoint=endpoint, status=status)
     before = request.query_params.get("before")
     if before is not None:
-        if not before.isdigit():
+        if not (before.isascii() and before.isdigit()):
             message = "This cursor is not one Phoenix gave out; use the next link of the previous page."
             raise ApiError(400, "invalid_cursor", message, {"before": [message]})
         rows = rows.filter(pk__lt=int(before))

@@ -146,6 +146,13 @@ def test_it_lets_a_poller_resume_from_its_cursor(feed, settings):
         ("/api/v1/events?after=ZXg", "after"),
         ("/api/v1/events?after=eyJ4IjoxfQ", "after"),
         ("/api/v1/events?limit=abc", "limit"),
+        # Digits Python's isdigit() takes: a superscript (int() refuses it: was a 500) and an
+        # Arabic-Indic three (int() takes it: was a 200 on a schema-invalid value).
+        ("/api/v1/events?limit=%C2%B2", "limit"),
+        ("/api/v1/events?limit=%D9%A3", "limit"),
+        # Not RFC 3339 (the schema's date-time), though parse_datetime would take them.
+        ("/api/v1/shipments?updated_after=2026-11-27%2010:00:00Z", "updated_after"),
+        ("/api/v1/shipments?updated_after=2026-11-27T10:00Z", "updated_after"),
     ],
 )
 def test_bad_feed_parameters_get_a_clear_400(partner_and_client, query, field):
