@@ -125,7 +125,9 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 # API's tracking reads, whose token DRF checks itself) run a lean chain: for every MIDDLEWARE
 # entry, whether they "run" or "skip" it (phoenix/publicget.py). A new middleware without a
 # decision here fails the system check phoenix.E001 and the app's start.
-PHOENIX_PUBLIC_GET_PATHS = r"^/(?:track/.*|api/v1/tracking(?:/[^/]+)?)?$"
+# Only the pages themselves: /, /track/ (with ?numbers=) and /track/<number>/; the notify pages
+# below /track/<number>/notify/ keep a session (the masked address of "Check your inbox").
+PHOENIX_PUBLIC_GET_PATHS = r"^/(?:track/(?:[^/]+/)?|api/v1/tracking(?:/[^/]+)?)?$"
 PHOENIX_PUBLIC_GET_MIDDLEWARE = {
     "phoenix.headers.PermissionsPolicyMiddleware": "run",
     "phoenix.db.middleware.HealthCheckMiddleware": "run",

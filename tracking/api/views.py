@@ -158,7 +158,14 @@ def tracking_read(request, number: str) -> HttpResponse:
     waits = [throttle.wait() for throttle in view.get_throttles() if not throttle.allow_request(client, view)]
     if waits:
         return _drf_error(exceptions.Throttled(max((w for w in waits if w is not None), default=None)))
+    # The lookup budget, as the DRF view spends it (tracking/budget.py).
+    try:
+        _lookup_allowed(client)
+    except exceptions.Throttled as exc:
+        return _drf_error(exc)
     data = projection.public(number, language)
+    budget.lookup_charge(client, hits=1 if data is not None else 0, misses=0 if data is not None else 1)
+    _note_lookup_policy(client)
     if data is None:
         return _drf_error(ApiError(404, "not_found", f"No shipment has the tracking number {number}."))
     return _as_drf(HttpResponse(_JSON.render(data), content_type="application/json"))

@@ -31,6 +31,11 @@ def app_env(cluster: Cluster, database: str = "phoenix", **extra: str) -> dict[s
         PHOENIX_LOOKUP_BUDGET=str(10**12),
         PHOENIX_API_RATE_PARTNER="1000000/second",
         PHOENIX_API_RATE_IP="1000000/second",
+        # wrk's connections may all land on one worker: the bulkheads and the queue bound
+        # would shed some (a 503 is no measure of cost). Shedding is measured by make drills.
+        PHOENIX_LANE_THREADS_PUBLIC="0",
+        PHOENIX_LANE_THREADS_API="0",
+        PHOENIX_MAX_QUEUE_MS="0",
     )
     env.update(extra)
     return env
