@@ -7,21 +7,6 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-def owners_backfill(apps, schema_editor):
-    """One UPDATE ... JOIN on MariaDB/MySQL; a correlated subquery where that is not SQL (SQLite)."""
-    if schema_editor.connection.vendor == "mysql":
-        sql = (
-            "UPDATE tracking_trackingevent e JOIN tracking_shipment s ON s.id = e.shipment_id "
-            "SET e.owner_id = s.partner_id WHERE s.partner_id IS NOT NULL"
-        )
-    else:
-        sql = (
-            "UPDATE tracking_trackingevent SET owner_id = (SELECT s.partner_id FROM tracking_shipment s"
-            " WHERE s.id = tracking_trackingevent.shipment_id)"
-        )
-    schema_editor.execute(sql)
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -124,5 +109,10 @@ class Migration(migrations.Migration):
             field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='tracking.partner'),
         ),
         # Every event's owner is its shipment's partner, in place.
-        migrations.RunPython(owners_backfill, migrations.RunPython.noop),
+        # (A correlated subquery, not UPDATE ... JOIN: SQLite, which make run uses, has no join here.)
+        migrations.RunSQL(
+            "UPDATE tracking_trackingevent SET owner_id = (SELECT s.partner_id FROM tracking_shipment s"
+            " WHERE s.id = tracking_trackingevent.shipment_id)",
+            reverse_sql=migrations.RunSQL.noop,
+        ),
     ]
