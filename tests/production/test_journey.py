@@ -10,6 +10,7 @@ The tests share one stack and one shipment and run in the order written; each st
 of the story. Waits are bounded only so that a broken run stops (nothing is timed).
 """
 
+import io
 import re
 import subprocess
 import urllib.parse
@@ -18,6 +19,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from PIL import Image
 
 from tests.browser import chromium
 from tests.factories import image_bytes
@@ -191,7 +193,10 @@ def test_it_shows_a_proof_uploaded_on_one_instance_through_the_other(production)
     served = staff_b.get(proof.group(0), follow=False)
     assert served.status == 302 and served.headers["Location"].startswith(production.s3.meta.endpoint_url)
     fetched = urllib.request.urlopen(served.headers["Location"], timeout=30).read()
-    assert fetched == photo
+    # The stored proof is the upload re-encoded from its pixels (metadata dropped): the same picture.
+    stored_bytes = production.s3.get_object(Bucket=BUCKET, Key=stored[0]["Key"])["Body"].read()
+    assert fetched == stored_bytes
+    assert Image.open(io.BytesIO(fetched)).tobytes() == Image.open(io.BytesIO(photo)).tobytes()
 
 
 def test_it_verifies_the_database_servers_identity(production):
